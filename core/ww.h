@@ -1,0 +1,282 @@
+/* winwin core engine: public API.
+ *
+ * One API over two backends: a plain-C CPU backend (the reference for every shader and the
+ * fallback where no GPU exists) and a Vulkan compute backend. Work is expressed as a sequence of
+ * ops on tensors; a sequence is recorded once and can be run many times (on Vulkan, one command
+ * buffer re-submitted while shapes stay the same).
+ *
+ * Errors: every function that can fail returns a ww_status. The message that goes with the last
+ * failure of a backend (and of everything created from it) is read with ww_backend_error(); the
+ * library never aborts and never prints unless a log callback or WW_PROFILE asks it to.
+ *
+ * Threads: a backend and everything created from it is used from one thread at a time.
+ */
+#ifndef WW_H
+#define WW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum ww_status {
+    WW_OK = 0,
+    WW_ERR_INVALID,       /* bad argument: shape, type, flag, option string */
+    WW_ERR_NO_DEVICE,     /* no device matches the request */
+    WW_ERR_UNSUPPORTED,   /* the device lacks a feature or a limit is too small */
+    WW_ERR_OUT_OF_MEMORY, /* host or device allocation failed */
+    WW_ERR_DEVICE_LOST,   /* the Vulkan device was lost; the backend must be destroyed */
+    WW_ERR_VULKAN,        /* any other Vulkan failure */
+    WW_ERR_IO,            /* file read/write failure */
+} ww_status;
+
+/* A static English name for a status ("out of memory", ...). */
+const char *ww_status_str(ww_status s);
+
+typedef struct ww_backend ww_backend;
+typedef struct ww_arena ww_arena;
+typedef struct ww_buffer ww_buffer;
+typedef struct ww_seq ww_seq;
+
+typedef enum ww_backend_kind {
+    WW_BACKEND_CPU = 0,
+    WW_BACKEND_VULKAN = 1,
+} ww_backend_kind;
+
+enum { WW_LOG_ERROR = 0, WW_LOG_WARNING = 1, WW_LOG_INFO = 2, WW_LOG_DEBUG = 3 };
+typedef void (*ww_log_fn)(void *user, int level, const char *msg);
+
+/* Vulkan objects created by someone else (a GStreamer element's device). Handles are passed as
+ * void* / uint64_t so this header needs no Vulkan headers. The caller keeps ownership: the
+ * backend never destroys them and the caller keeps them alive until ww_backend_destroy(). */
+typedef struct ww_vk_external {
+    void *instance;        /* VkInstance */
+    void *physical_device; /* VkPhysicalDevice */
+    void *device;          /* VkDevice */
+    void *queue;           /* VkQueue with compute support */
+    uint32_t queue_family;
+    /* Optional: called around vkQueueSubmit when the queue is shared (GStreamer's
+     * gst_vulkan_queue_submit_lock / unlock). */
+    void (*queue_lock)(void *user);
+    void (*queue_unlock)(void *user);
+    void *queue_lock_user;
+} ww_vk_external;
+
+typedef struct ww_backend_options {
+    /* Which device. NULL or "auto": the best GPU (discrete, then integrated, then virtual), else
+     * the CPU backend; a Vulkan CPU driver (lavapipe) is never chosen by "auto".
+     * "cpu": the CPU backend. "vulkan": the best Vulkan device, CPU drivers included last.
+     * "vulkan:N": Vulkan device number N in enumeration order. "vulkan:UUID": by the 32 hex
+     * digit pipeline-cache / device UUID. "vulkan:TEXT": first device whose name contains TEXT
+     * (case-insensitive). */
+    const char *device;
+    int cpu_threads;          /* CPU backend worker threads; 0 = number of online cores */
+    int validation;           /* enable VK_LAYER_KHRONOS_validation (also: env WW_VALIDATION=1) */
+    const char *pipeline_cache_path; /* load/save the Vulkan pipeline cache here; NULL = none */
+    int gemm_variant;         /* 0 = chosen per device, 1 = register-tiled, 2 = shared-memory tiled */
+    const ww_vk_external *external; /* use these Vulkan objects instead of creating them */
+    ww_log_fn log;            /* NULL = no logging */
+    void *log_user;
+} ww_backend_options;
+
+/* Create a backend. On failure *out is NULL and, if err is not NULL, a message is written to
+ * err (at most errlen bytes, NUL-terminated). The caller owns *out (ww_backend_destroy). */
+ww_status ww_backend_create(const ww_backend_options *opt, ww_backend **out, char *err,
+                            size_t errlen);
+void ww_backend_destroy(ww_backend *be);
+ww_backend_kind ww_backend_kind_of(const ww_backend *be);
+/* Human-readable name of the device in use ("CPU (OpenBLAS, 2 threads)", "NVIDIA H200"). */
+const char *ww_backend_device_name(const ww_backend *be);
+/* Message of the last failure; "" if none. Owned by the backend, valid until the next call. */
+const char *ww_backend_error(const ww_backend *be);
+/* Number of Khronos validation messages (warnings and errors) seen so far; 0 when validation is
+ * off. Tests fail on any. */
+uint64_t ww_backend_validation_messages(const ww_backend *be);
+/* Bytes of device (or host, for the CPU backend) memory currently held by buffers, and the peak. */
+size_t ww_backend_memory_in_use(const ww_backend *be);
+size_t ww_backend_memory_peak(const ww_backend *be);
+
+/* Enumerate Vulkan devices without creating a backend: writes up to max lines
+ * "N: NAME (TYPE) UUID" into names (each entry is a buffer of 256 bytes). Returns the count in
+ * *count; WW_ERR_NO_DEVICE if no Vulkan loader or driver is present. */
+ww_status ww_vulkan_list_devices(char (*names)[256], int max, int *count, char *err,
+                                 size_t errlen);
+
+/* ---- Tensors ------------------------------------------------------------------------------
+ * A tensor is a strided view into a buffer. ne[0] is the fastest-varying dimension; nb[] are
+ * strides in elements. A matrix of M rows and K columns is ne = {K, M, 1, 1}. Tensors are plain
+ * values: copying one copies the view, not the data. The buffer is owned by the arena it came
+ * from. */
+typedef enum ww_dtype { WW_F32 = 0, WW_U32 = 1, WW_U8 = 2 } ww_dtype;
+
+typedef struct ww_tensor {
+    ww_buffer *buf;
+    size_t offset; /* bytes from the start of buf to element (0,0,0,0) */
+    ww_dtype type;
+    int64_t ne[4];
+    int64_t nb[4];
+} ww_tensor;
+
+size_t ww_dtype_size(ww_dtype t);
+int64_t ww_tensor_nelements(const ww_tensor *t);
+/* True when the elements are densely packed in ne order. */
+int ww_tensor_is_contiguous(const ww_tensor *t);
+/* A view of t starting at element offset elem_offset with the given sizes and strides (in
+ * elements). Does not check bounds; ops check that every view lies inside its buffer. */
+ww_tensor ww_tensor_view(const ww_tensor *t, int64_t elem_offset, const int64_t ne[4],
+                         const int64_t nb[4]);
+
+/* Arenas hand out tensors from a few large device allocations (chunks), aligned for binding.
+ * chunk_bytes = 0 chooses a size from the device limits. Tensors live until ww_arena_reset() or
+ * ww_arena_destroy(); the chunks are kept across resets so planning the same shapes again
+ * allocates nothing. */
+ww_status ww_arena_create(ww_backend *be, size_t chunk_bytes, ww_arena **out);
+void ww_arena_destroy(ww_arena *a);
+void ww_arena_reset(ww_arena *a);
+/* Allocate a contiguous tensor of n dims (1..4, missing sizes are 1). */
+ww_status ww_arena_alloc(ww_arena *a, ww_dtype type, int n, const int64_t *ne, ww_tensor *out);
+
+/* Copy between host memory and a contiguous tensor. bytes must equal the tensor's size. These
+ * wait for the device: do not call them while a sequence that uses the tensor is running. */
+ww_status ww_tensor_write(ww_backend *be, const ww_tensor *t, const void *src, size_t bytes);
+ww_status ww_tensor_read(ww_backend *be, const ww_tensor *t, void *dst, size_t bytes);
+/* Fill a contiguous tensor with a 32-bit pattern (0.0f, 0u, ...) on the device. */
+ww_status ww_tensor_fill(ww_backend *be, const ww_tensor *t, uint32_t pattern);
+
+/* ---- Sequences ----------------------------------------------------------------------------
+ * Ops are appended to a sequence; nothing runs until ww_seq_run(). Appending checks shapes and
+ * returns WW_ERR_INVALID with a message naming the op and the problem. Running the same sequence
+ * again re-submits the recorded work; appending after a run starts a new recording at the next
+ * run. Ops within a sequence run in order: each sees what the earlier ones wrote. */
+ww_status ww_seq_create(ww_backend *be, ww_seq **out);
+void ww_seq_destroy(ww_seq *s);
+void ww_seq_clear(ww_seq *s);
+int ww_seq_length(const ww_seq *s);
+/* Memory barriers the last recording needed (Vulkan; always 0 on the CPU backend). A barrier is
+ * recorded only before an op that touches memory an earlier op wrote since the last barrier. */
+int ww_seq_barriers(const ww_seq *s);
+ww_status ww_seq_run(ww_seq *s);  /* submit; returns before the device is done */
+ww_status ww_seq_wait(ww_seq *s); /* wait for the last run to finish */
+
+/* Per-op timing (GPU timestamps on Vulkan, wall clock on CPU), on when the environment variable
+ * WW_PROFILE=1 is set when the sequence is created. After ww_seq_wait(), prints a table of the
+ * last run (op, count, total ms, share) to f (a FILE*), or returns WW_ERR_INVALID when
+ * profiling is off. */
+ww_status ww_seq_print_profile(ww_seq *s, void *f);
+
+/* ---- Ops ----------------------------------------------------------------------------------
+ * Shapes in the comments are written [ne3, ne2, ne1, ne0] (slowest first, like PyTorch) with B
+ * the batch. Unless stated otherwise, tensors are F32 and contiguous, inputs and outputs must
+ * not overlap, and batch dims of inputs may be 1 to broadcast. */
+
+enum {
+    WW_GEMM_TRANS_A = 1u << 0,   /* a is [B, K, M] instead of [B, M, K] */
+    WW_GEMM_TRANS_B = 1u << 1,   /* b is [B, N, K] (a PyTorch Linear weight) instead of [B, K, N] */
+    WW_GEMM_BIAS_ROW = 1u << 2,  /* bias has M values (one per row) instead of N */
+    WW_GEMM_GELU = 1u << 3,      /* apply exact GELU after the bias */
+    WW_GEMM_ACCUMULATE = 1u << 4 /* c += result instead of c = result */
+};
+/* c[B, M, N] (+)= gelu?(a x b + bias). a and b may be strided views with unit stride on ne[0]
+ * (e.g. q, k, v inside a fused qkv buffer); c must have unit stride on ne[0]. */
+ww_status ww_gemm(ww_seq *s, const ww_tensor *a, const ww_tensor *b, const ww_tensor *bias,
+                  const ww_tensor *c, unsigned flags);
+
+/* y[rows, D] = (x - mean) / sqrt(var + eps) * w + b over the last dim; y may equal x. */
+ww_status ww_layernorm(ww_seq *s, const ww_tensor *x, const ww_tensor *w, const ww_tensor *b,
+                       float eps, const ww_tensor *y);
+
+/* Elementwise, same shapes, contiguous; y may equal an input. */
+ww_status ww_add(ww_seq *s, const ww_tensor *a, const ww_tensor *b, const ww_tensor *y);
+ww_status ww_gelu(ww_seq *s, const ww_tensor *x, const ww_tensor *y); /* exact, erf-based */
+ww_status ww_relu(ww_seq *s, const ww_tensor *x, const ww_tensor *y);
+ww_status ww_copy(ww_seq *s, const ww_tensor *x, const ww_tensor *y);
+
+/* RoPE-2D, in place, on x [B, N, H, Dh] (a strided view with unit stride on ne[0], Dh a multiple
+ * of 4). pos is U32 [B or 1, N, 2] holding (y, x) grid positions. table comes from
+ * ww_rope_table() for this Dh. inverse rotates by the negative angle. */
+ww_status ww_rope2d(ww_seq *s, const ww_tensor *x, const ww_tensor *pos, const ww_tensor *table,
+                    int inverse);
+/* Allocate from arena and fill the cos/sin table [max_pos, Dh/4, 2] for RoPE base `base`
+ * (100 for CroCo), computed in double precision on the host. */
+ww_status ww_rope_table(ww_arena *a, int head_dim, int max_pos, double base, ww_tensor *table);
+
+/* Multi-head attention, streamed (flash style: no Nq x Nk matrix is stored).
+ * q [B, Nq, H, Dh], k and v [B, Nk, H, Dh], o [B, Nq, H, Dh]: strided views with unit stride on
+ * ne[0]. o = softmax(q k^T * scale) v per batch and head. lse, if not NULL, is F32 [B, H, Nq]
+ * and receives the log-sum-exp of each score row (kept for the backward pass). */
+ww_status ww_attention(ww_seq *s, const ww_tensor *q, const ww_tensor *k, const ww_tensor *v,
+                       float scale, const ww_tensor *o, const ww_tensor *lse);
+
+/* Patches of img [B, C, H, W] (H and W multiples of p) as rows: out [B, N, C*p*p] with
+ * N = (H/p)*(W/p) in row-major grid order and columns ordered (c, ky, kx) as in a flattened
+ * Conv2d weight, so that patch embedding is ww_patchify + ww_gemm(TRANS_B). */
+ww_status ww_patchify(ww_seq *s, const ww_tensor *img, int p, const ww_tensor *out);
+
+enum {
+    WW_CONV_RELU_IN = 1u << 0,   /* relu applied to the input as it is read */
+    WW_CONV_RELU_OUT = 1u << 1,  /* relu applied to the result */
+    WW_CONV_ACCUMULATE = 1u << 2 /* out += result */
+};
+/* Conv2d: x [B, Cin, H, W], w [Cout, Cin, k, k], bias [Cout] or NULL, square kernel k, stride,
+ * zero padding pad; y [B, Cout, Ho, Wo] with Ho = (H + 2 pad - k) / stride + 1. */
+ww_status ww_conv2d(ww_seq *s, const ww_tensor *x, const ww_tensor *w, const ww_tensor *bias,
+                    int stride, int pad, const ww_tensor *y, unsigned flags);
+/* ConvTranspose2d with kernel == stride == k (no overlap): x [B, Cin, H, W], w [Cin, Cout, k, k]
+ * (PyTorch layout), bias [Cout] or NULL; y [B, Cout, H*k, W*k]. */
+ww_status ww_conv_transpose2d(ww_seq *s, const ww_tensor *x, const ww_tensor *w,
+                              const ww_tensor *bias, const ww_tensor *y);
+
+/* Bilinear resize with align_corners = true: x [B, C, H, W] -> y [B, C, Ho, Wo] (x2 upsampling
+ * is Ho = 2H, Wo = 2W). */
+ww_status ww_resize_bilinear(ww_seq *s, const ww_tensor *x, const ww_tensor *y);
+
+/* Over the channel dim of x [B, C, H, W]: softmax into y [B, C, H, W]. */
+ww_status ww_softmax_channels(ww_seq *s, const ww_tensor *x, const ww_tensor *y);
+/* Per pixel argmax over channels: ids U32 [B, H, W]; conf (F32 [B, H, W] or NULL) receives the
+ * softmax probability of the winning class. Ties go to the lowest index. */
+ww_status ww_argmax_channels(ww_seq *s, const ww_tensor *x, const ww_tensor *ids,
+                             const ww_tensor *conf);
+
+/* 8-bit image layouts accepted by ww_preprocess. */
+typedef enum ww_pixel_format {
+    WW_FMT_RGBA = 0, WW_FMT_BGRA, WW_FMT_RGBX, WW_FMT_BGRX, WW_FMT_RGB, WW_FMT_BGR,
+    WW_FMT_NV12, WW_FMT_I420, WW_FMT_COUNT
+} ww_pixel_format;
+
+typedef struct ww_image_layout {
+    ww_pixel_format format;
+    int width, height;
+    size_t offset[3]; /* byte offset of each plane in the source buffer */
+    size_t stride[3]; /* bytes per row of each plane */
+} ww_image_layout;
+
+/* The tightly packed layout of a w x h image (chroma of NV12 / I420 rounded up). Returns the
+ * total size in bytes, or 0 for a bad format or size. */
+size_t ww_image_layout_packed(ww_pixel_format f, int w, int h, ww_image_layout *out);
+const char *ww_pixel_format_name(ww_pixel_format f);
+
+/* Convert an 8-bit image held in src (U8, contiguous, at least as many bytes as the layout
+ * reaches) to normalised planar RGB: y [1, 3, Hp, Wp] with y = (v / 255 - mean) / std, pixels at
+ * x >= width or y >= height set to 0 (padding to the patch grid). YUV is BT.601 limited range.
+ * mean and std may be NULL for the ImageNet statistics. */
+ww_status ww_preprocess(ww_seq *s, const ww_tensor *src, const ww_image_layout *layout,
+                        const float mean[3], const float std[3], const ww_tensor *y);
+
+/* Token subsets (the Win-Win windows). idx is U32 [B or 1, n].
+ * gather: y [B, n, D] = x [B, N, D] rows idx. scatter: y [B, N, D] rows idx = x [B, n, D]
+ * (other rows untouched; indices must be distinct, else the result is undefined). */
+ww_status ww_gather_rows(ww_seq *s, const ww_tensor *x, const ww_tensor *idx, const ww_tensor *y);
+ww_status ww_scatter_rows(ww_seq *s, const ww_tensor *x, const ww_tensor *idx,
+                          const ww_tensor *y);
+
+/* Peak-throughput probe for benchmarks: each of y's n elements runs `iters` chains of
+ * dependent fused multiply-adds (8 independent chains per element), 16 * iters FLOP per
+ * element. */
+ww_status ww_probe_fma(ww_seq *s, const ww_tensor *y, int iters);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

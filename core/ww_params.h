@@ -1,0 +1,127 @@
+/* Op parameters. Each struct is, byte for byte, the push-constant block of its shader (all
+ * members 32-bit, std430), and the same struct drives the CPU reference kernel, so both backends
+ * read one description of every op.
+ *
+ * Every block starts with off[WW_MAX_BINDINGS]: the element offset of each bound tensor inside
+ * its descriptor range (Vulkan binds at an aligned byte offset below the tensor; the CPU backend
+ * passes pointers to element 0 and leaves off[] at 0). Strides are in elements. Binding i is the
+ * i-th tensor of the op in the order listed next to each struct; an optional tensor that is
+ * absent is still bound (to a dummy) and its flag says it is absent.
+ */
+#ifndef WW_PARAMS_H
+#define WW_PARAMS_H
+
+#include <stdint.h>
+
+#define WW_MAX_BINDINGS 5
+
+/* Bindings: a, b, bias, c */
+typedef struct ww_gemm_params {
+    uint32_t off[WW_MAX_BINDINGS];
+    uint32_t M, N, K, batch;
+    uint32_t a_sm, a_sk, a_sb; /* A(m, k) of batch i = a[i*a_sb + m*a_sm + k*a_sk] */
+    uint32_t b_sk, b_sn, b_sb; /* B(k, n) of batch i = b[i*b_sb + k*b_sk + n*b_sn] */
+    uint32_t c_sm, c_sb;       /* C(m, n) of batch i = c[i*c_sb + m*c_sm + n] */
+    uint32_t flags;            /* WW_GEMM_* plus WW_HAS_BIAS */
+} ww_gemm_params;
+
+/* Bindings: x, w, b, y */
+typedef struct ww_layernorm_params {
+    uint32_t off[WW_MAX_BINDINGS];
+    uint32_t D, rows;
+    uint32_t x_rs, y_rs; /* row strides */
+    float eps;
+} ww_layernorm_params;
+
+enum { WW_ELT_ADD = 0, WW_ELT_GELU = 1, WW_ELT_RELU = 2, WW_ELT_COPY = 3 };
+/* Bindings: a, b (a again for unary ops), y */
+typedef struct ww_eltwise_params {
+    uint32_t off[WW_MAX_BINDINGS];
+    uint32_t n, op;
+} ww_eltwise_params;
+
+/* Bindings: x (in place), pos, table */
+typedef struct ww_rope_params {
+    uint32_t off[WW_MAX_BINDINGS];
+    uint32_t Dh, H, N, B;
+    uint32_t x_st, x_sh, x_sb; /* token, head, batch strides of x */
+    uint32_t pos_sb;           /* batch stride of pos (0 = shared) */
+    uint32_t max_pos;          /* rows of the table; positions are clamped below it */
+    uint32_t inverse;
+} ww_rope_params;
+
+/* Bindings: q, k, v, o, lse */
+typedef struct ww_attention_params {
+    uint32_t off[WW_MAX_BINDINGS];
+    uint32_t Dh, H, Nq, Nk, B;
+    uint32_t q_st, q_sh, q_sb;
+    uint32_t k_st, k_sh, k_sb;
+    uint32_t v_st, v_sh, v_sb;
+    uint32_t o_st, o_sh, o_sb;
+    float scale;
+    uint32_t has_lse;
+} ww_attention_params;
+
+/* Bindings: img, out */
+typedef struct ww_patchify_params {
+    uint32_t off[WW_MAX_BINDINGS];
+    uint32_t C, H, W, p, B;
+} ww_patchify_params;
+
+/* Bindings: x, w, bias, y */
+typedef struct ww_conv2d_params {
+    uint32_t off[WW_MAX_BINDINGS];
+    uint32_t Cin, H, W, Cout, Ho, Wo, k, stride, pad, B;
+    uint32_t flags; /* WW_CONV_* plus WW_HAS_BIAS */
+} ww_conv2d_params;
+
+/* Bindings: x, w, bias, y */
+typedef struct ww_convt_params {
+    uint32_t off[WW_MAX_BINDINGS];
+    uint32_t Cin, H, W, Cout, k, B;
+    uint32_t flags; /* WW_HAS_BIAS */
+} ww_convt_params;
+
+/* Bindings: x, y */
+typedef struct ww_resize_params {
+    uint32_t off[WW_MAX_BINDINGS];
+    uint32_t W, H, Wo, Ho, planes;
+} ww_resize_params;
+
+enum { WW_CHAN_SOFTMAX = 0, WW_CHAN_ARGMAX = 1 };
+/* Bindings: x, y (softmax output, or the ids), conf */
+typedef struct ww_channels_params {
+    uint32_t off[WW_MAX_BINDINGS];
+    uint32_t C, HW, B;
+    uint32_t mode;
+    uint32_t has_conf;
+} ww_channels_params;
+
+/* Bindings: src (U8 bytes, read as 32-bit words by the shader), y */
+typedef struct ww_preprocess_params {
+    uint32_t off[WW_MAX_BINDINGS]; /* for a U8 tensor an element offset is a byte offset */
+    uint32_t format, width, height;
+    uint32_t plane_off[3], plane_stride[3]; /* bytes, plane_off relative to src element 0 */
+    uint32_t Wp, Hp;
+    float mean[3], inv_std[3];
+} ww_preprocess_params;
+
+enum { WW_ROWS_GATHER = 0, WW_ROWS_SCATTER = 1 };
+/* Bindings: x, idx, y */
+typedef struct ww_rows_params {
+    uint32_t off[WW_MAX_BINDINGS];
+    uint32_t D, n, N, B;
+    uint32_t idx_sb; /* batch stride of idx (0 = shared) */
+    uint32_t mode;
+} ww_rows_params;
+
+/* Bindings: y */
+typedef struct ww_probe_params {
+    uint32_t off[WW_MAX_BINDINGS];
+    uint32_t n, iters;
+} ww_probe_params;
+
+/* Set in the flags of ops whose bias is optional. */
+#define WW_HAS_BIAS (1u << 16)
+
+#endif

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The README's test command (and CI's): install what is missing, build with warnings as errors,
+# run every test; then the core tests again under AddressSanitizer + UBSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/install-deps.sh
+
+setup() { # dir, options...
+  local dir=$1
+  shift
+  if [ -f "$dir/build.ninja" ]; then
+    meson configure "$dir" "$@" >/dev/null
+  else
+    meson setup "$dir" "$@" >/dev/null
+  fi
+}
+
+setup build -Dwerror=true
+ninja -C build
+status=0
+meson test -C build --print-errorlogs --num-processes 2 || status=1
+
+# Mesa and the Vulkan loader keep allocations until exit that LeakSanitizer would report as
+# leaks of theirs; the suppressions name only those libraries.
+setup build-asan -Dwerror=true -Dbuildtype=debug -Db_sanitize=address,undefined \
+  -Db_lundef=false -Dbenchmarks=disabled
+ninja -C build-asan
+ASAN_OPTIONS=detect_leaks=1 \
+  LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0" \
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  meson test -C build-asan --print-errorlogs --num-processes 2 --suite core || status=1
+
+# One closing line over both runs, from the test programs' own counts; a program that died
+# before printing its count still shows up through meson's own failure count.
+logs=(build/meson-logs/testlog.txt build-asan/meson-logs/testlog.txt)
+read -r passed failed skipped < <(cat "${logs[@]}" |
+  awk '/^[0-9]+ passed, [0-9]+ failed/ { p += $1; f += $3; s += ($5 == "" ? 0 : $5) }
+       END { print p + 0, f + 0, s + 0 }')
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  failed=$(cat "${logs[@]}" | awk '/^(Fail|Timeout): +[0-9]+/ { n += $2 } END { print (n ? n : 1) }')
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+exit $status
