@@ -50,6 +50,11 @@ ww_status ww_vk_submit(vk_backend *vb, VkCommandBuffer cmd, VkFence fence)
     return ww_vk_check(vb, r, "vkQueueSubmit");
 }
 
+static const VkApplicationInfo app_info = {.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
+                                           .pApplicationName = "winwin",
+                                           .pEngineName = "winwin",
+                                           .apiVersion = VK_API_VERSION_1_2};
+
 static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation(
     VkDebugUtilsMessageSeverityFlagBitsEXT severity, VkDebugUtilsMessageTypeFlagsEXT type,
     const VkDebugUtilsMessengerCallbackDataEXT *data, void *user)
@@ -176,10 +181,6 @@ static ww_status create_instance(vk_backend *vb, int validation, char *err, size
             return WW_ERR_UNSUPPORTED;
         }
     }
-    VkApplicationInfo app = {.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
-                             .pApplicationName = "winwin",
-                             .pEngineName = "winwin",
-                             .apiVersion = VK_API_VERSION_1_2};
     VkDebugUtilsMessengerCreateInfoEXT mci = {
         .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
         .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
@@ -191,7 +192,7 @@ static ww_status create_instance(vk_backend *vb, int validation, char *err, size
         .pUserData = vb};
     VkInstanceCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
                                .pNext = validation ? &mci : NULL,
-                               .pApplicationInfo = &app,
+                               .pApplicationInfo = &app_info,
                                .enabledLayerCount = validation ? 1 : 0,
                                .ppEnabledLayerNames = layers,
                                .enabledExtensionCount = validation ? 1 : 0,
@@ -376,6 +377,18 @@ static ww_status init_device_state(vk_backend *vb, const ww_backend_options *opt
     vb->caps.max_invocations = lim->maxComputeWorkGroupInvocations;
     vb->caps.max_shared_bytes = lim->maxComputeSharedMemorySize;
     vb->caps.gemm_variant = opt->gemm_variant;
+    /* gemm, conv2d and conv_transpose2d share operands across lanes with subgroupBroadcast:
+     * their SPIR-V declares the ballot capability, which Vulkan does not guarantee. */
+    VkPhysicalDeviceSubgroupProperties sg = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+    VkPhysicalDeviceProperties2 sp2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+                                       .pNext = &sg};
+    vkGetPhysicalDeviceProperties2(vb->phys, &sp2);
+    if (!(sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) ||
+        !(sg.supportedOperations & VK_SUBGROUP_FEATURE_BALLOT_BIT))
+        return ww_set_error(be, WW_ERR_UNSUPPORTED,
+                            "%s lacks subgroup ballot operations in compute shaders",
+                            vb->props.deviceName);
     if (lim->maxPushConstantsSize < sizeof(ww_op_params))
         return ww_set_error(be, WW_ERR_UNSUPPORTED,
                             "%s allows %u bytes of push constants; winwin needs %zu",
@@ -483,10 +496,8 @@ ww_status ww_vulkan_list_devices(char (*names)[256], int max, int *count, char *
                                  size_t errlen)
 {
     *count = 0;
-    VkApplicationInfo app = {.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
-                             .apiVersion = VK_API_VERSION_1_2};
     VkInstanceCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
-                               .pApplicationInfo = &app};
+                               .pApplicationInfo = &app_info};
     VkInstance inst;
     if (vkCreateInstance(&ci, NULL, &inst) != VK_SUCCESS) {
         snprintf(err, errlen, "Vulkan: no driver is installed");

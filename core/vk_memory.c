@@ -134,6 +134,17 @@ static ww_status one_shot(vk_backend *vb, record_fn record, void *user)
     return st;
 }
 
+/* Make a transfer's writes visible to later compute dispatches and host reads. */
+static void transfer_done(VkCommandBuffer cmd)
+{
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                          .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_HOST_READ_BIT};
+    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_HOST_BIT, 0, 1,
+                         &mb, 0, NULL, 0, NULL);
+}
+
 typedef struct copy_args {
     VkBuffer src, dst;
     VkBufferCopy region;
@@ -143,13 +154,7 @@ static void record_copy(VkCommandBuffer cmd, void *user)
 {
     copy_args *c = user;
     vkCmdCopyBuffer(cmd, c->src, c->dst, 1, &c->region);
-    /* Make the copy visible to later compute dispatches and host reads. */
-    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                          .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
-                          .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_HOST_READ_BIT};
-    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_HOST_BIT, 0, 1,
-                         &mb, 0, NULL, 0, NULL);
+    transfer_done(cmd);
 }
 
 static ww_status ensure_staging(vk_backend *vb)
@@ -233,12 +238,7 @@ static void record_fill(VkCommandBuffer cmd, void *user)
 {
     fill_args *f = user;
     vkCmdFillBuffer(cmd, f->buf, f->off, f->n, f->pattern);
-    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                          .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
-                          .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_HOST_READ_BIT};
-    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_HOST_BIT, 0, 1,
-                         &mb, 0, NULL, 0, NULL);
+    transfer_done(cmd);
 }
 
 ww_status ww_vk_fill(ww_backend *be, ww_buffer *buf, size_t off, size_t n, uint32_t pattern)

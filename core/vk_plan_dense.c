@@ -3,9 +3,13 @@
  * Every shader here reads its shape from the push constants and its tile geometry from
  * specialization constants (spec[0..2] = workgroup size, spec[3..] as listed per op below).
  * Work that is naturally 2D or 3D beyond the first grid dimension (row tiles x batch, heads x
- * batch, ...) is linearised over y and z with fold_yz(): the shader rebuilds
+ * batch, ...) is linearised over y and z by grid(): the shader rebuilds
  * t = gl_WorkGroupID.y + gl_NumWorkGroups.y * gl_WorkGroupID.z and exits when t >= total, so
- * no limit on maxComputeWorkGroupCount[1] alone is ever hit.
+ * no limit on maxComputeWorkGroupCount[1] alone is ever hit. Empty work still gets one group
+ * (the shaders exit at once).
+ *
+ * Nothing here depends on params.off[]: the shaders check at run time whether the offsets allow
+ * their vec4 paths, so off[] may be filled in after planning.
  */
 #include <stdio.h>
 
@@ -73,8 +77,11 @@ static ww_status too_many_invocations(const char *op, uint32_t n, const ww_vk_ca
 #define EPI_FLAGS (WW_GEMM_BIAS_ROW | WW_GEMM_GELU | WW_GEMM_ACCUMULATE | WW_HAS_BIAS)
 
 /* ---- GEMM ---------------------------------------------------------------------------------
- * WW_SHADER_GEMM (register tiled, CPU drivers): spec 3 = TM, 4 = TN; workgroup (WX, 1, 1);
- *   groups x = ceil(N / (WX*TN)), y*z = ceil(M / TM) * batch.
+ * WW_SHADER_GEMM (register tiled, CPU drivers): spec 3 = TM, 4 = TN,
+ *   5 = AV | BV << 2 | SG << 4 (AV 1: vec4 A rows, needs a_sk == 1; BV 1: vec4 B along k,
+ *   needs b_sk == 1, 2: vec4 B along n, needs b_sn == 1; SG: lanes sharing the A block through
+ *   subgroupBroadcast, 0 = off), 6 = epilogue flags compiled in (node flags & EPI_FLAGS);
+ *   workgroup (WX, 1, 1); groups x = ceil(N / (WX*TN)), y*z = ceil(M / TM) * batch.
  * WW_SHADER_GEMM_SHMEM (GPUs): spec 3 = BK, 4 = TM, 5 = TN; workgroup (WX, WY, 1) makes
  *   tiles of BM = WY*TM by BN = WX*TN; groups x = ceil(N / BN), y*z = ceil(M / BM) * batch.
  */

@@ -146,7 +146,7 @@ void main()
     uint Cout = pc.Cout, Ho = pc.Ho, Wo = pc.Wo;
     uint ct_n = (Cout + TM - 1u) / TM;
     uint t = gl_WorkGroupID.y + gl_NumWorkGroups.y * gl_WorkGroupID.z;
-    if (t >= Ho * ct_n * pc.B)
+    if (t >= Ho * ct_n * pc.B || Wo == 0u || pc.H == 0u || pc.W == 0u)
         return;
     oy = t % Ho;
     uint t2 = t / Ho;

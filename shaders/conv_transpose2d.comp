@@ -50,7 +50,7 @@ void main()
     uint Cin = pc.Cin, H = pc.H, W = pc.W, Cout = pc.Cout, k = pc.k;
     uint ct_n = (Cout + CO - 1u) / CO;
     uint t = gl_WorkGroupID.y + gl_NumWorkGroups.y * gl_WorkGroupID.z;
-    if (t >= H * ct_n * pc.B || k == 0u)
+    if (t >= H * ct_n * pc.B || k == 0u || W == 0u)
         return;
     uint iy = t % H;
     uint t2 = t / H;

@@ -158,7 +158,7 @@ void main()
     uint M = pc.M, N = pc.N, K = pc.K;
     uint mt = (M + WY * TM - 1u) / (WY * TM);
     uint t = gl_WorkGroupID.y + gl_NumWorkGroups.y * gl_WorkGroupID.z;
-    if (t >= mt * pc.batch)
+    if (t >= mt * pc.batch || N == 0u)
         return;
     uint bat = t / mt;
     uint m0 = (t - bat * mt) * (WY * TM) + gl_LocalInvocationID.y * TM;
