@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command (and CI's): install what is missing, build with warnings as errors,
-# run every test; then the core tests again under AddressSanitizer + UBSan.
+# run every test; then the core tests again under AddressSanitizer + UBSan, built without
+# OpenBLAS so that the CPU backend's own blocked GEMM is tested too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
@@ -23,7 +24,7 @@ meson test -C build --print-errorlogs --num-processes 2 || status=1
 # Mesa and the Vulkan loader keep allocations until exit that LeakSanitizer would report as
 # leaks of theirs; the suppressions name only those libraries.
 setup build-asan -Dwerror=true -Dbuildtype=debug -Db_sanitize=address,undefined \
-  -Db_lundef=false -Dbenchmarks=disabled
+  -Db_lundef=false -Dbenchmarks=disabled -Dblas=disabled
 ninja -C build-asan
 ASAN_OPTIONS=detect_leaks=1 \
   LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0" \
