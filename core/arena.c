@@ -48,6 +48,14 @@ void ww_arena_destroy(ww_arena *a)
     free(a);
 }
 
+size_t ww_arena_used(const ww_arena *a)
+{
+    size_t used = 0;
+    for (int i = 0; i < a->n; i++)
+        used += a->chunks[i].used;
+    return used;
+}
+
 void ww_arena_reset(ww_arena *a)
 {
     for (int i = 0; i < a->n; i++)

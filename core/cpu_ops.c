@@ -1305,9 +1305,19 @@ typedef float v16f __attribute__((vector_size(64)));
 #define PROBE_CLONES
 #endif
 
-PROBE_CLONES __attribute__((optimize("fp-contract=fast"))) static void
+/* Contraction to FMA: GCC takes it per function; clang has no optimize attribute but a pragma. */
+#if defined(__clang__)
+#define PROBE_CONTRACT
+#else
+#define PROBE_CONTRACT __attribute__((optimize("fp-contract=fast")))
+#endif
+
+PROBE_CLONES PROBE_CONTRACT static void
 probe_chains(float *y, int64_t e, int64_t n, uint32_t iters)
 {
+#if defined(__clang__)
+#pragma clang fp contract(fast)
+#endif
     v16f base, m = {0}, k = {0};
     for (int l = 0; l < 16; l++)
         base[l] = (float)((e + l) % 1024) * (1.0f / 1024.0f);
@@ -1347,6 +1357,109 @@ static void probe_forward(const ww_probe_params *p, void *const *ptr, ww_threads
     probe_job j = {p, ptr[0]};
     parallel_ranges(pool, ((int64_t)p->n + 15) / 16, (int64_t)p->iters * 256 + 1, probe_blocks,
                     &j);
+}
+
+/* ---- COLORIZE --------------------------------------------------------------------------------
+ * rgba[H, W] packed R | G << 8 | B << 16 | A << 24 from: the flow's Middlebury colour wheel,
+ * a scalar through a lookup table, or class ids through a palette (ww.h gives the formulas).
+ * The float steps are spelled as in shaders/colorize.comp (same products, same order) so that
+ * both backends pick the same wheel side and table entry. */
+#define CZ_BLACK 0xff000000u
+
+typedef struct colorize_job {
+    const ww_colorize_params *p;
+    const uint32_t *x; /* F32 or U32 words */
+    const uint32_t *table;
+    uint32_t *y;
+} colorize_job;
+
+/* Entry k (0..54) of the Middlebury wheel, channel values 0..255. */
+static void wheel_rgb(uint32_t k, float rgb[3])
+{
+    uint32_t r, g, b;
+    if (k < 15) { /* RY */
+        r = 255, g = 255 * k / 15, b = 0;
+    } else if ((k -= 15) < 6) { /* YG */
+        r = 255 - 255 * k / 6, g = 255, b = 0;
+    } else if ((k -= 6) < 4) { /* GC */
+        r = 0, g = 255, b = 255 * k / 4;
+    } else if ((k -= 4) < 11) { /* CB */
+        r = 0, g = 255 - 255 * k / 11, b = 255;
+    } else if ((k -= 11) < 13) { /* BM */
+        r = 255 * k / 13, g = 0, b = 255;
+    } else { /* MR */
+        k -= 13;
+        r = 255, g = 0, b = 255 - 255 * k / 6;
+    }
+    rgb[0] = (float)r;
+    rgb[1] = (float)g;
+    rgb[2] = (float)b;
+}
+
+static uint32_t flow_pixel(float u, float v, float inv_max)
+{
+    if (!isfinite(u) || !isfinite(v))
+        return CZ_BLACK;
+    float un = u * inv_max, vn = v * inv_max;
+    float r2 = un * un + vn * vn;
+    float a = v == 0.0f && u >= 0.0f ? -1.0f : atan2f(-v, -u) * 0.318309886f;
+    float fk = (a + 1.0f) * 0.5f * 54.0f;
+    fk = fk < 0.0f ? 0.0f : fk > 54.0f ? 54.0f : fk;
+    uint32_t k0 = (uint32_t)fk, k1 = k0 + 1 == 55 ? 0 : k0 + 1;
+    float f = fk - (float)k0, c0[3], c1[3];
+    wheel_rgb(k0, c0);
+    wheel_rgb(k1, c1);
+    uint32_t px = CZ_BLACK;
+    for (int c = 0; c < 3; c++) {
+        float col = ((1.0f - f) * c0[c] + f * c1[c]) * (1.0f / 255.0f);
+        col = r2 <= 1.0f ? 1.0f - sqrtf(r2) * (1.0f - col) : col * 0.75f;
+        float byte = floorf(col * 255.0f + 0.5f);
+        px |= (uint32_t)(byte < 0.0f ? 0.0f : byte > 255.0f ? 255.0f : byte) << (8 * c);
+    }
+    return px;
+}
+
+static void colorize_rows(void *ctx, int64_t r0, int64_t r1)
+{
+    const colorize_job *j = ctx;
+    const ww_colorize_params *p = j->p;
+    for (int64_t yy = r0; yy < r1; yy++) {
+        const uint32_t *x = j->x + yy * (int64_t)p->x_rs;
+        uint32_t *y = j->y + yy * (int64_t)p->y_rs;
+        for (int64_t xx = 0; xx < p->W; xx++) {
+            float u, v;
+            switch (p->mode) {
+            case WW_COLORIZE_FLOW:
+                memcpy(&u, x + xx, sizeof u);
+                memcpy(&v, x + p->x_ps + xx, sizeof v);
+                y[xx] = flow_pixel(u, v, p->a);
+                break;
+            case WW_COLORIZE_SCALAR: {
+                memcpy(&u, x + xx, sizeof u);
+                if (!isfinite(u)) {
+                    y[xx] = CZ_BLACK;
+                    break;
+                }
+                float t = (u - p->a) * p->b; /* t * n */
+                uint32_t k = !(t > 0.0f) ? 0 : t >= (float)p->n ? p->n - 1 : (uint32_t)t;
+                y[xx] = j->table[k < p->n ? k : p->n - 1];
+                break;
+            }
+            default: /* WW_COLORIZE_LABELS */
+                y[xx] = x[xx] < p->n ? j->table[x[xx]] : CZ_BLACK;
+                break;
+            }
+        }
+    }
+}
+
+static void colorize_forward(const ww_colorize_params *p, void *const *ptr, ww_threads *pool)
+{
+    if (p->W == 0 || (p->mode != WW_COLORIZE_FLOW && p->n == 0))
+        return;
+    colorize_job j = {p, ptr[0], ptr[1], ptr[2]};
+    parallel_ranges(pool, p->H, (int64_t)p->W * (p->mode == WW_COLORIZE_FLOW ? 64 : 4),
+                    colorize_rows, &j);
 }
 
 void ww_cpu_run_node(const ww_node *n, void *const *ptr, ww_threads *pool)
@@ -1390,6 +1503,9 @@ void ww_cpu_run_node(const ww_node *n, void *const *ptr, ww_threads *pool)
         break;
     case WW_OP_PROBE:
         probe_forward(&n->p.probe, ptr, pool);
+        break;
+    case WW_OP_COLORIZE:
+        colorize_forward(&n->p.colorize, ptr, pool);
         break;
     case WW_OP_COUNT:
         break;

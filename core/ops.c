@@ -13,7 +13,7 @@ static const char *const op_names[WW_OP_COUNT] = {
     [WW_OP_CONV2D] = "conv2d",     [WW_OP_CONVT] = "conv_transpose2d",
     [WW_OP_RESIZE] = "resize",     [WW_OP_CHANNELS] = "channels",
     [WW_OP_PREPROCESS] = "preprocess", [WW_OP_ROWS] = "rows",
-    [WW_OP_PROBE] = "probe_fma",
+    [WW_OP_PROBE] = "probe_fma",   [WW_OP_COLORIZE] = "colorize",
 };
 
 const char *ww_op_name(ww_op op)
@@ -726,4 +726,87 @@ ww_status ww_probe_fma(ww_seq *s, const ww_tensor *y, int iters)
     n.p.probe.iters = (uint32_t)iters;
     bind(&n, 0, y, 1);
     return finish(s, &n, sizeof n.p.probe, 0);
+}
+
+/* Shared checks of the colorize family: x [planes, H, W] of type xtype and rgba U32 [H, W], both
+ * with unit stride along W; table U32 [n] contiguous, or NULL for the flow. */
+static ww_status colorize(ww_seq *s, const char *op, uint32_t mode, const ww_tensor *x,
+                          ww_dtype xtype, int64_t planes, const char *table_name,
+                          const ww_tensor *table, const ww_tensor *rgba, ww_node *n)
+{
+    TRY(check(s, op, mode == WW_COLORIZE_FLOW ? "flow" : mode == WW_COLORIZE_LABELS ? "ids" : "x",
+              x, xtype, 0));
+    TRY(check(s, op, "rgba", rgba, WW_U32, 0));
+    if (table_name) {
+        TRY(check(s, op, table_name, table, WW_U32, 0));
+        TRY(need_contiguous(s, op, table_name, table));
+    }
+    int64_t W = x->ne[0], H = x->ne[1];
+    if (x->ne[2] != planes || x->ne[3] != 1)
+        return ww_set_error(s->be, WW_ERR_INVALID, "%s: input must be [%sH, W], is [%lld, %lld, "
+                            "%lld, %lld] (slowest first)", op, planes == 2 ? "2, " : "",
+                            (long long)x->ne[3], (long long)x->ne[2], (long long)x->ne[1],
+                            (long long)W);
+    TRY(need_shape(s, op, "rgba", rgba, W, H, 1, 1));
+    if (x->nb[0] != 1 || rgba->nb[0] != 1)
+        return ww_set_error(s->be, WW_ERR_INVALID,
+                            "%s: the input and rgba need unit stride along W", op);
+    memset(n, 0, sizeof *n);
+    n->op = WW_OP_COLORIZE;
+    ww_colorize_params *p = &n->p.colorize;
+    p->W = (uint32_t)W;
+    p->H = (uint32_t)H;
+    p->mode = mode;
+    p->x_rs = (uint32_t)x->nb[1];
+    p->x_ps = planes > 1 ? (uint32_t)x->nb[2] : 0;
+    p->y_rs = (uint32_t)rgba->nb[1];
+    p->n = table_name ? (uint32_t)ww_tensor_nelements(table) : 0;
+    bind(n, 0, x, 0);
+    bind(n, 1, table_name ? table : NULL, 0);
+    bind(n, 2, rgba, 1);
+    return WW_OK;
+}
+
+ww_status ww_colorize_flow(ww_seq *s, const ww_tensor *flow, float max_flow,
+                           const ww_tensor *rgba)
+{
+    ww_node n;
+    TRY(colorize(s, "colorize_flow", WW_COLORIZE_FLOW, flow, WW_F32, 2, NULL, NULL, rgba, &n));
+    float inv = (float)(1.0 / (double)max_flow);
+    if (!(max_flow > 0.0f) || !isfinite(max_flow) || !isfinite(inv) || !(inv > 0.0f))
+        return ww_set_error(s->be, WW_ERR_INVALID,
+                            "colorize_flow: max_flow %g is not a finite value > 0 (with a "
+                            "finite non-zero reciprocal)", (double)max_flow);
+    n.p.colorize.a = inv;
+    return finish(s, &n, sizeof n.p.colorize, 0);
+}
+
+ww_status ww_colorize_scalar(ww_seq *s, const ww_tensor *x, float lo, float hi,
+                             const ww_tensor *lut, const ww_tensor *rgba)
+{
+    ww_node n;
+    TRY(colorize(s, "colorize_scalar", WW_COLORIZE_SCALAR, x, WW_F32, 1, "lut", lut, rgba, &n));
+    if (n.p.colorize.n > (1u << 24)) /* entries are picked through a float */
+        return ww_set_error(s->be, WW_ERR_INVALID, "colorize_scalar: lut has %u entries, at most "
+                            "2^24 allowed", n.p.colorize.n);
+    if (!isfinite(lo) || !isfinite(hi) || !(lo < hi))
+        return ww_set_error(s->be, WW_ERR_INVALID,
+                            "colorize_scalar: range [%g, %g] is not finite with lo < hi",
+                            (double)lo, (double)hi);
+    float scale = (float)((double)n.p.colorize.n / ((double)hi - (double)lo));
+    if (!isfinite(scale))
+        return ww_set_error(s->be, WW_ERR_INVALID, "colorize_scalar: range [%g, %g] is too narrow",
+                            (double)lo, (double)hi);
+    n.p.colorize.a = lo;
+    n.p.colorize.b = scale;
+    return finish(s, &n, sizeof n.p.colorize, 0);
+}
+
+ww_status ww_colorize_labels(ww_seq *s, const ww_tensor *ids, const ww_tensor *palette,
+                             const ww_tensor *rgba)
+{
+    ww_node n;
+    TRY(colorize(s, "colorize_labels", WW_COLORIZE_LABELS, ids, WW_U32, 1, "palette", palette,
+                 rgba, &n));
+    return finish(s, &n, sizeof n.p.colorize, 0);
 }

@@ -28,6 +28,7 @@ typedef enum ww_shader_id {
     WW_SHADER_PREPROCESS,
     WW_SHADER_ROWS,
     WW_SHADER_PROBE_FMA,
+    WW_SHADER_COLORIZE,
     WW_SHADER_COUNT
 } ww_shader_id;
 

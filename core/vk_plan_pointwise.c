@@ -1,5 +1,5 @@
 /* Vulkan kernel selection for the non-matmul ops: layernorm, eltwise, rope2d, patchify, resize,
- * channels, preprocess, rows and the FMA probe.
+ * channels, preprocess, rows, the FMA probe and colorize.
  *
  * Dispatch contract (every shader here has no shader-specific specialization constants:
  * spec = {local_size_x, 1, 1}, nspec = 3):
@@ -10,7 +10,8 @@
  *   gl_LocalInvocationIndex; items at or beyond the count do nothing. Items are
  *   eltwise: n elements; rope2d: B*N*H*2*(Dh/4) rotation pairs; patchify: B*N*C*p*p output
  *   elements; resize: planes*Ho*Wo output elements; channels: B*HW pixels; preprocess: Hp*Wp
- *   output pixels; rows: B*n*D row elements; probe: n elements.
+ *   output pixels; rows: B*n*D row elements; probe: n elements; colorize: H*W output pixels
+ *   (consecutive items along x).
  * Indices are 32-bit in the shaders: a dispatch whose invocation count would not fit in 32 bits
  * is refused with WW_ERR_UNSUPPORTED.
  */
@@ -214,6 +215,13 @@ ww_status ww_vk_plan_pointwise(const ww_node *n, const ww_vk_caps *caps, ww_vk_d
 
     case WW_OP_PROBE:
         return plan_items(WW_SHADER_PROBE_FMA, n->p.probe.n, caps, d, err, errlen);
+
+    case WW_OP_COLORIZE: {
+        const ww_colorize_params *p = &n->p.colorize;
+        if (p->mode > WW_COLORIZE_LABELS)
+            return fail(err, errlen, WW_ERR_INVALID, "unknown colorize mode %u", p->mode);
+        return plan_items(WW_SHADER_COLORIZE, (uint64_t)p->H * p->W, caps, d, err, errlen);
+    }
 
     default:
         return fail(err, errlen, WW_ERR_INVALID, "op %d is not a pointwise op", (int)n->op);

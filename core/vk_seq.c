@@ -268,12 +268,14 @@ static ww_status record(ww_seq *s)
     st = ww_vk_check(vb, vkBeginCommandBuffer(q->cmd, &bi), "vkBeginCommandBuffer");
     if (st != WW_OK)
         return st;
-    /* Host writes (ww_tensor_write into mapped memory) must be visible to the first dispatch. */
-    VkMemoryBarrier host = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                            .srcAccessMask = VK_ACCESS_HOST_WRITE_BIT,
-                            .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
-    vkCmdPipelineBarrier(q->cmd, VK_PIPELINE_STAGE_HOST_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                         0, 1, &host, 0, NULL, 0, NULL);
+    /* Host writes (ww_tensor_write into mapped memory) and the dispatches of sequences submitted
+     * earlier (a runner's encoder before its decoder) must be visible to the first dispatch. */
+    VkMemoryBarrier before = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+        .srcAccessMask = VK_ACCESS_HOST_WRITE_BIT | VK_ACCESS_SHADER_WRITE_BIT,
+        .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
+    vkCmdPipelineBarrier(q->cmd, VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &before, 0, NULL, 0, NULL);
     if (s->profile && q->queries)
         vkCmdResetQueryPool(q->cmd, q->queries, 0, q->query_count);
     q->nreads = q->nwrites = 0;

@@ -44,6 +44,9 @@ static const uint32_t rows_spv[] = {
 static const uint32_t probe_fma_spv[] = {
 #include "probe_fma.spv.h"
 };
+static const uint32_t colorize_spv[] = {
+#include "colorize.spv.h"
+};
 
 #define SHADER(id, name) [WW_SHADER_##id] = {#name, name##_spv, sizeof name##_spv}
 
@@ -62,4 +65,5 @@ const ww_vk_shader ww_vk_shaders[WW_SHADER_COUNT] = {
     SHADER(PREPROCESS, preprocess),
     SHADER(ROWS, rows),
     SHADER(PROBE_FMA, probe_fma),
+    SHADER(COLORIZE, colorize),
 };

@@ -135,6 +135,9 @@ ww_tensor ww_tensor_view(const ww_tensor *t, int64_t elem_offset, const int64_t 
 ww_status ww_arena_create(ww_backend *be, size_t chunk_bytes, ww_arena **out);
 void ww_arena_destroy(ww_arena *a);
 void ww_arena_reset(ww_arena *a);
+/* Bytes the arena's tensors occupy (alignment included), which is what a plan needs; the chunks
+ * behind them may be larger. */
+size_t ww_arena_used(const ww_arena *a);
 /* Allocate a contiguous tensor of n dims (1..4, missing sizes are 1). */
 ww_status ww_arena_alloc(ww_arena *a, ww_dtype type, int n, const int64_t *ne, ww_tensor *out);
 
@@ -270,6 +273,55 @@ ww_status ww_preprocess(ww_seq *s, const ww_tensor *src, const ww_image_layout *
 ww_status ww_gather_rows(ww_seq *s, const ww_tensor *x, const ww_tensor *idx, const ww_tensor *y);
 ww_status ww_scatter_rows(ww_seq *s, const ww_tensor *x, const ww_tensor *idx,
                           const ww_tensor *y);
+
+/* ---- Visualisation ------------------------------------------------------------------------
+ * Every colorize op writes rgba, U32 [H, W]: one packed pixel per word, R in the low byte, so
+ * the bytes in memory are R, G, B, A (the RGBA video format); A = 255 unless a palette word says
+ * otherwise. Inputs and rgba need unit stride along W; their rows (and the flow's two planes)
+ * may be strided views, e.g. the image-sized corner of an output padded to the patch grid.
+ * Black is WW_RGBA(0, 0, 0, 255). */
+#define WW_RGBA(r, g, b, a)                                                                        \
+    ((uint32_t)(r) | (uint32_t)(g) << 8 | (uint32_t)(b) << 16 | (uint32_t)(a) << 24)
+
+typedef enum ww_colormap {
+    WW_CMAP_TURBO = 0, WW_CMAP_INFERNO, WW_CMAP_MAGMA, WW_CMAP_VIRIDIS, WW_CMAP_GRAY,
+    WW_CMAP_COUNT
+} ww_colormap;
+
+/* "turbo", "inferno", "magma", "viridis", "gray"; NULL for an unknown colormap. */
+const char *ww_colormap_name(ww_colormap cmap);
+/* The colormap's 256 entries as R, G, B bytes (768 bytes, static); NULL for an unknown one.
+ * turbo: Google's published table; inferno, magma, viridis: matplotlib's; gray: (i, i, i). */
+const uint8_t *ww_colormap_rgb(ww_colormap cmap);
+/* Allocate from arena and fill the lookup table of ww_colorize_scalar: U32 [256] packed RGBA
+ * words (A = 255). Upload once, use in every frame. */
+ww_status ww_colormap_table(ww_arena *a, ww_colormap cmap, ww_tensor *lut);
+/* The 19 Cityscapes train-id colours as R, G, B bytes (static); *n (if not NULL) = 19. */
+const uint8_t *ww_palette_cityscapes(int *n);
+/* Allocate from arena and fill U32 [n] with the packed RGBA words (A = 255) of n R, G, B byte
+ * triplets: the palette of ww_colorize_labels. */
+ww_status ww_palette_table(ww_arena *a, const uint8_t *rgb, int n, ww_tensor *palette);
+
+/* Optical flow as the Middlebury colour wheel: flow F32 [2, H, W] (u plane, then v plane).
+ * 55 colours (RY 15, YG 6, GC 4, CB 11, BM 13, MR 6); rad = |f| / max_flow (computed as
+ * |f * (1 / max_flow)|), a = atan2(-v, -u) / pi (v = 0 with u >= 0 counts as a = -1, whatever
+ * the sign of the zero), fk = (a + 1) / 2 * 54, k0 = floor(fk), k1 = (k0 + 1) % 55,
+ * f = fk - k0, col = ((1 - f) * wheel[k0] + f * wheel[k1]) / 255 per channel; rad <= 1:
+ * col = 1 - rad * (1 - col) (zero motion is white), beyond: col * 0.75; byte = round(255 * col).
+ * A non-finite u or v gives black. max_flow must be finite and > 0 (1 / max_flow a finite
+ * float). */
+ww_status ww_colorize_flow(ww_seq *s, const ww_tensor *flow, float max_flow,
+                           const ww_tensor *rgba);
+/* A scalar field through a colour lookup table: x F32 [H, W], lut U32 [n] packed RGBA words
+ * (ww_colormap_table: n = 256). t = clamp((x - lo) / (hi - lo), 0, 1) (computed as
+ * (x - lo) * (n / (hi - lo))), entry min(floor(t * n), n - 1) (matplotlib's indexing).
+ * A non-finite x gives black. lo < hi, both finite. */
+ww_status ww_colorize_scalar(ww_seq *s, const ww_tensor *x, float lo, float hi,
+                             const ww_tensor *lut, const ww_tensor *rgba);
+/* Class ids through a palette: ids U32 [H, W], palette U32 [n] packed RGBA words (copied as they
+ * are); ids >= n (255 = ignore, for instance) give black. */
+ww_status ww_colorize_labels(ww_seq *s, const ww_tensor *ids, const ww_tensor *palette,
+                             const ww_tensor *rgba);
 
 /* Peak-throughput probe for benchmarks: each of y's n elements runs `iters` chains of
  * dependent fused multiply-adds (8 independent chains per element), 16 * iters FLOP per

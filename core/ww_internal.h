@@ -21,6 +21,7 @@ typedef enum ww_op {
     WW_OP_PREPROCESS,
     WW_OP_ROWS,
     WW_OP_PROBE,
+    WW_OP_COLORIZE,
     WW_OP_COUNT
 } ww_op;
 
@@ -48,6 +49,7 @@ typedef union ww_op_params {
     ww_preprocess_params preprocess;
     ww_rows_params rows;
     ww_probe_params probe;
+    ww_colorize_params colorize;
     uint32_t words[32];
 } ww_op_params;
 

@@ -121,6 +121,18 @@ typedef struct ww_probe_params {
     uint32_t n, iters;
 } ww_probe_params;
 
+enum { WW_COLORIZE_FLOW = 0, WW_COLORIZE_SCALAR = 1, WW_COLORIZE_LABELS = 2 };
+/* Bindings: x (flow F32 [2, H, W], scalar F32 [H, W] or ids U32 [H, W]; read as 32-bit words by
+ * the shader), table (scalar: lut, labels: palette, U32 [n]; flow: absent), rgba (U32 [H, W]) */
+typedef struct ww_colorize_params {
+    uint32_t off[WW_MAX_BINDINGS];
+    uint32_t W, H, mode;
+    uint32_t x_rs, x_ps; /* row stride of x, plane stride of x (flow: u to v) */
+    uint32_t y_rs;       /* row stride of rgba */
+    uint32_t n;          /* entries of the table */
+    float a, b;          /* flow: a = 1 / max_flow; scalar: a = lo, b = n / (hi - lo) */
+} ww_colorize_params;
+
 /* Set in the flags of ops whose bias is optional. */
 #define WW_HAS_BIAS (1u << 16)
 

@@ -8,6 +8,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "test_util.h"
@@ -1901,6 +1902,569 @@ static void test_probe_fma(const char *dev)
     }
 }
 
+/* ---- colorize_flow, colorize_scalar, colorize_labels ------------------------------------------- */
+
+/* A case of one colorize op. The input is a view of x (words: floats as bits, or ids) starting at
+ * element xoff, row stride xrs, plane stride xps (flow: u then v); rgba is a view of y (filled
+ * with the sentinel) at yoff with row stride yrs, so that row padding must survive. */
+typedef struct cz_in {
+    int mode; /* 0 flow, 1 scalar, 2 labels */
+    int W, H;
+    int64_t xoff, xrs, xps, nx;
+    int64_t yoff, yrs, ny;
+    uint32_t *x, *y;
+    float max_flow, lo, hi;
+    int cmap;          /* scalar: a ww_colormap, or -1 for table */
+    int palette_cs;    /* labels: ww_palette_table(cityscapes) instead of table */
+    uint32_t *table;   /* custom lut / palette words */
+    int ntable;
+} cz_in;
+
+static uint32_t f2u(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static float u2f(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static uint32_t rgba_word(int r, int g, int b, int a)
+{
+    return (uint32_t)r | (uint32_t)g << 8 | (uint32_t)b << 16 | (uint32_t)a << 24;
+}
+
+#define CZ_BLACK 0xff000000u
+
+/* A case with padded views: `pad` unused words before each view and after each row / plane. */
+static void cz_make(cz_in *t, int mode, int W, int H, int pad)
+{
+    t->mode = mode;
+    t->W = W;
+    t->H = H;
+    int planes = mode == 0 ? 2 : 1;
+    t->xoff = pad;
+    t->xrs = W + pad;
+    t->xps = t->xrs * H + pad;
+    t->nx = t->xoff + t->xps * planes + pad;
+    t->x = test_malloc((size_t)t->nx * sizeof *t->x);
+    for (int64_t i = 0; i < t->nx; i++)
+        t->x[i] = f2u(1e30f); /* padding: finite, far out of range; must not be read */
+    t->yoff = pad;
+    t->yrs = W + pad;
+    t->ny = t->yoff + t->yrs * H + pad;
+    t->y = u32_sentinel(t->ny);
+}
+
+static uint32_t *cz_xat(const cz_in *t, int plane, int px, int py)
+{
+    return &t->x[t->xoff + plane * t->xps + py * t->xrs + px];
+}
+
+static int cz_run(ww_backend *be, const cz_in *t, uint32_t *out, const char *what)
+{
+    sess x;
+    if (!sess_begin(&x, be))
+        return 0;
+    test_tensor *tx = sess_tensor(&x, t->x, t->mode == 2 ? WW_U32 : WW_F32, t->nx);
+    test_tensor *ty = tx ? sess_tensor(&x, t->y, WW_U32, t->ny) : NULL;
+    if (!ty)
+        return 0;
+    int planes = t->mode == 0 ? 2 : 1;
+    int64_t xne[4] = {t->W, t->H, planes, 1}, xnb[4] = {1, t->xrs, t->xps, t->xps * planes};
+    int64_t yne[4] = {t->W, t->H, 1, 1}, ynb[4] = {1, t->yrs, t->yrs * t->H, t->yrs * t->H};
+    ww_tensor vx = ww_tensor_view(&tx->t, t->xoff, xne, xnb);
+    ww_tensor vy = ww_tensor_view(&ty->t, t->yoff, yne, ynb);
+    ww_tensor table = {0};
+    if (t->mode == 1 && t->cmap >= 0) {
+        if (!TEST_OK(be, ww_colormap_table(x.a, (ww_colormap)t->cmap, &table)))
+            return 0;
+    } else if (t->mode == 2 && t->palette_cs) {
+        int n = 0;
+        const uint8_t *rgb = ww_palette_cityscapes(&n);
+        if (!TEST_OK(be, ww_palette_table(x.a, rgb, n, &table)))
+            return 0;
+    } else if (t->mode != 0) {
+        test_tensor *tt = sess_tensor(&x, t->table, WW_U32, t->ntable);
+        if (!tt)
+            return 0;
+        table = tt->t;
+    }
+    ww_status st = t->mode == 0   ? ww_colorize_flow(x.s, &vx, t->max_flow, &vy)
+                   : t->mode == 1 ? ww_colorize_scalar(x.s, &vx, t->lo, t->hi, &table, &vy)
+                                  : ww_colorize_labels(x.s, &vx, &table, &vy);
+    if (!TEST_OK(be, st))
+        return 0;
+    return test_run(be, x.s) && get(&x, t->y, out, what);
+}
+
+/* The Middlebury wheel as its reference code builds it (make_colorwheel), 0..255 per channel. */
+static void cz_wheel(int w[55][3])
+{
+    static const int seg[6] = {15, 6, 4, 11, 13, 6}; /* RY, YG, GC, CB, BM, MR */
+    int col = 0;
+    for (int s = 0; s < 6; s++) {
+        for (int i = 0; i < seg[s]; i++, col++) {
+            int up = (int)floor(255.0 * i / seg[s]), down = 255 - up;
+            int rgb[6][3] = {{255, up, 0}, {down, 255, 0}, {0, 255, up},
+                             {0, down, 255}, {up, 0, 255}, {255, 0, down}};
+            memcpy(w[col], rgb[s], sizeof w[col]);
+        }
+    }
+}
+
+static uint32_t cz_flow_ref(double u, double v, double max_flow)
+{
+    if (!isfinite(u) || !isfinite(v))
+        return CZ_BLACK;
+    int w[55][3];
+    cz_wheel(w);
+    double rad = sqrt(u * u + v * v) / max_flow;
+    double a = v == 0 && u >= 0 ? -1.0 : atan2(-v, -u) / 3.14159265358979323846;
+    double fk = (a + 1) / 2 * 54;
+    int k0 = (int)floor(fk), k1 = (k0 + 1) % 55;
+    double f = fk - k0;
+    int out[3];
+    for (int c = 0; c < 3; c++) {
+        double col = ((1 - f) * w[k0][c] + f * w[k1][c]) / 255.0;
+        col = rad <= 1 ? 1 - rad * (1 - col) : col * 0.75;
+        out[c] = (int)floor(255 * col + 0.5);
+    }
+    return rgba_word(out[0], out[1], out[2], 255);
+}
+
+/* Expected word of every pixel of y's backing (the sentinel outside the view); alt holds a second
+ * acceptable word where the scalar's t * n sits on a table-entry boundary. */
+static void cz_ref(const cz_in *t, uint32_t *ref, uint32_t *alt)
+{
+    uint32_t *lut = NULL;
+    int n = t->ntable;
+    if (t->mode == 1 && t->cmap >= 0) {
+        const uint8_t *rgb = ww_colormap_rgb((ww_colormap)t->cmap);
+        n = 256;
+        lut = test_malloc(256 * sizeof *lut);
+        for (int i = 0; i < 256; i++)
+            lut[i] = rgba_word(rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2], 255);
+    } else if (t->mode == 2 && t->palette_cs) {
+        const uint8_t *rgb = ww_palette_cityscapes(&n);
+        lut = test_malloc((size_t)n * sizeof *lut);
+        for (int i = 0; i < n; i++)
+            lut[i] = rgba_word(rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2], 255);
+    } else {
+        lut = t->table;
+    }
+    for (int64_t i = 0; i < t->ny; i++)
+        ref[i] = alt[i] = t->y[i];
+    for (int py = 0; py < t->H; py++)
+        for (int px = 0; px < t->W; px++) {
+            int64_t o = t->yoff + py * t->yrs + px;
+            uint32_t w = *cz_xat(t, 0, px, py);
+            if (t->mode == 0) {
+                ref[o] = alt[o] = cz_flow_ref(u2f(w), u2f(*cz_xat(t, 1, px, py)), t->max_flow);
+            } else if (t->mode == 2) {
+                ref[o] = alt[o] = w < (uint32_t)n ? lut[w] : CZ_BLACK;
+            } else if (!isfinite(u2f(w))) {
+                ref[o] = alt[o] = CZ_BLACK;
+            } else {
+                double tt = ((double)u2f(w) - t->lo) / ((double)t->hi - t->lo);
+                tt = tt < 0 ? 0 : tt > 1 ? 1 : tt;
+                double e = tt * n;
+                int k = (int)floor(e), k2 = (int)floor(e + (e - floor(e) < 0.5 ? -1e-4 : 1e-4));
+                k = k > n - 1 ? n - 1 : k;
+                k2 = k2 < 0 ? 0 : k2 > n - 1 ? n - 1 : k2;
+                ref[o] = lut[k];
+                alt[o] = lut[k2];
+            }
+        }
+}
+
+/* Flow: every channel within `tol` of ref, alpha exact; others: ref or alt exactly. */
+static int cz_compare(const char *what, const cz_in *t, const uint32_t *got, const uint32_t *ref,
+                      const uint32_t *alt, int tol)
+{
+    int64_t bad = 0, first = -1;
+    for (int64_t i = 0; i < t->ny; i++) {
+        int ok = got[i] == ref[i] || got[i] == alt[i];
+        if (!ok && t->mode == 0 && (got[i] >> 24) == (ref[i] >> 24) && ref[i] != TEST_SENTINEL) {
+            ok = 1;
+            for (int c = 0; c < 3; c++) {
+                int d = (int)(got[i] >> (8 * c) & 255) - (int)(ref[i] >> (8 * c) & 255);
+                ok &= d <= tol && d >= -tol;
+            }
+        }
+        if (!ok && !bad++)
+            first = i;
+    }
+    if (!bad)
+        return 1;
+    int64_t r = first >= t->yoff ? (first - t->yoff) / t->yrs : -1;
+    int64_t c = first >= t->yoff ? (first - t->yoff) % t->yrs : -1;
+    return TEST_FAIL("%s: %lld of %lld words wrong, first at [%lld] (row %lld, col %lld): got "
+                     "0x%08x, want 0x%08x",
+                     what, (long long)bad, (long long)t->ny, (long long)first, (long long)r,
+                     (long long)c, got[first], ref[first]);
+}
+
+static void cz_check(ww_backend *be, const cz_in *t, const char *what)
+{
+    uint32_t *got = test_malloc((size_t)t->ny * sizeof *got);
+    uint32_t *ref = test_malloc((size_t)t->ny * sizeof *ref);
+    uint32_t *alt = test_malloc((size_t)t->ny * sizeof *alt);
+    if (!cz_run(be, t, got, what))
+        return;
+    cz_ref(t, ref, alt);
+    cz_compare(what, t, got, ref, alt, 1);
+    ww_backend *cpu = cpu_peer(be);
+    if (!cpu)
+        return;
+    uint32_t *want = test_malloc((size_t)t->ny * sizeof *want);
+    char label[256];
+    snprintf(label, sizeof label, "%s (on the CPU backend)", what);
+    if (!cz_run(cpu, t, want, label))
+        return;
+    /* the wheel's float steps may round a .5 either way; table picks agree exactly */
+    snprintf(label, sizeof label, "%s, Vulkan vs CPU", what);
+    cz_compare(label, t, got, want, want, 1);
+}
+
+/* Random flow in [-2, 2] * max_flow, away from the unit circle (|rad - 1| < 1e-3 is decided by
+ * float rounding) and from the wheel's seam (u > 0, v ~ 0: entry 54 jumps to entry 0); then
+ * known points in the first row. */
+static void cz_flow_fill(test_rng *r, cz_in *t)
+{
+    float m = t->max_flow;
+    for (int py = 0; py < t->H; py++)
+        for (int px = 0; px < t->W; px++) {
+            float u, v;
+            double rad;
+            do {
+                u = test_rng_float(r, -2 * m, 2 * m);
+                v = test_rng_float(r, -2 * m, 2 * m);
+                rad = sqrt((double)u * u + (double)v * v) / m;
+            } while (fabs(rad - 1) < 1e-3 || (u > 0 && fabsf(v) < 1e-3f * u));
+            *cz_xat(t, 0, px, py) = f2u(u);
+            *cz_xat(t, 1, px, py) = f2u(v);
+        }
+    static const float pts[][2] = {
+        {0, 0}, {1, 0}, {2, 0}, {0, 1}, {-1, 0}, {0, -1}, {0.5f, 0}, {-0.0f, -0.0f}, {1, -0.0f},
+    };
+    float inf = INFINITY, nan = NAN;
+    const float bad[][2] = {{nan, 0}, {0, nan}, {inf, 0}, {0, -inf}, {-inf, inf}};
+    int k = 0;
+    for (int i = 0; i < (int)(sizeof pts / sizeof pts[0]) && k < t->W; i++, k++) {
+        *cz_xat(t, 0, k, 0) = f2u(pts[i][0] * m);
+        *cz_xat(t, 1, k, 0) = f2u(pts[i][1] * m);
+    }
+    for (int i = 0; i < (int)(sizeof bad / sizeof bad[0]) && k < t->W; i++, k++) {
+        *cz_xat(t, 0, k, 0) = f2u(bad[i][0]);
+        *cz_xat(t, 1, k, 0) = f2u(bad[i][1]);
+    }
+}
+
+static void test_colorize_flow(const char *dev)
+{
+    ww_backend *be = test_backend(dev);
+    if (!be)
+        return;
+    static const struct {
+        int W, H, pad;
+        float max_flow;
+    } cs[] = {{37, 13, 0, 4.0f}, {37, 13, 3, 10.0f}, {300, 70, 5, 3.0f}, {14, 1, 1, 0.125f}};
+    for (int i = 0; i < (int)(sizeof cs / sizeof cs[0]); i++) {
+        test_rng r;
+        test_rng_seed(&r, 17000 + (uint64_t)i);
+        cz_in t;
+        memset(&t, 0, sizeof t);
+        cz_make(&t, 0, cs[i].W, cs[i].H, cs[i].pad);
+        t.max_flow = cs[i].max_flow;
+        cz_flow_fill(&r, &t);
+        char what[128];
+        snprintf(what, sizeof what, "colorize_flow %dx%d pad %d max_flow %g", t.W, t.H,
+                 cs[i].pad, (double)t.max_flow);
+        cz_check(be, &t, what);
+
+        /* Known colours, exactly: zero motion white (either zero), pure right (u = +max) red
+         * = wheel entry 0 (whatever the sign of v's zero), twice as far 0.75 * red, half as far
+         * half-way to white, non-finite black. */
+        uint32_t *got = test_malloc((size_t)t.ny * sizeof *got);
+        if (!cz_run(be, &t, got, what))
+            continue;
+        const uint32_t *row = got + t.yoff;
+        static const struct {
+            int col;
+            uint32_t want;
+            const char *name;
+        } known[] = {
+            {0, 0xffffffffu, "zero flow"},  {1, 0xff0000ffu, "u = +max"},
+            {2, 0xff0000bfu, "u = +2 max"}, {6, 0xff8080ffu, "u = +max / 2"},
+            {7, 0xffffffffu, "-0, -0"},     {8, 0xff0000ffu, "u = +max, v = -0"},
+            {9, CZ_BLACK, "u = NaN"},       {10, CZ_BLACK, "v = NaN"},
+            {11, CZ_BLACK, "u = inf"},      {12, CZ_BLACK, "v = -inf"},
+            {13, CZ_BLACK, "u = -inf, v = inf"},
+        };
+        for (int k = 0; k < (int)(sizeof known / sizeof known[0]); k++)
+            if (known[k].col < t.W)
+                TEST_CHECK(row[known[k].col] == known[k].want, "%s: %s gives 0x%08x, want 0x%08x",
+                           what, known[k].name, row[known[k].col], known[k].want);
+        /* down (v = +max): a = -1/2, fk = 13.5: half-way between wheel entries 13 and 14 */
+        int w[55][3];
+        cz_wheel(w);
+        uint32_t down = row[3];
+        TEST_CHECK((down & 0xff) == 255 && (down >> 16 & 0xff) == 0 &&
+                       abs((int)(down >> 8 & 0xff) - (w[13][1] + w[14][1] + 1) / 2) <= 1,
+                   "%s: v = +max gives 0x%08x, want G ~ %d", what, down,
+                   (w[13][1] + w[14][1] + 1) / 2);
+        /* left (u = -max): a = 0, fk = 27: wheel entry 27 */
+        TEST_CHECK(row[4] == rgba_word(w[27][0], w[27][1], w[27][2], 255),
+                   "%s: u = -max gives 0x%08x, want wheel[27] = (%d, %d, %d)", what, row[4],
+                   w[27][0], w[27][1], w[27][2]);
+    }
+}
+
+static void cz_scalar_fill(test_rng *r, cz_in *t)
+{
+    float lo = t->lo, hi = t->hi, span = hi - lo;
+    for (int py = 0; py < t->H; py++)
+        for (int px = 0; px < t->W; px++)
+            *cz_xat(t, 0, px, py) = f2u(test_rng_float(r, lo - 0.25f * span, hi + 0.25f * span));
+    const float pts[] = {lo, hi, lo + 0.5f * span, lo - span, hi + span, NAN, INFINITY,
+                         -INFINITY, 3e38f, -3e38f};
+    for (int i = 0; i < (int)(sizeof pts / sizeof pts[0]) && i < t->W; i++)
+        *cz_xat(t, 0, i, 0) = f2u(pts[i]);
+}
+
+static void test_colorize_scalar(const char *dev)
+{
+    ww_backend *be = test_backend(dev);
+    if (!be)
+        return;
+    static const struct {
+        int W, H, pad, cmap;
+        float lo, hi;
+    } cs[] = {
+        {37, 13, 0, WW_CMAP_TURBO, 0.0f, 1.0f},    {37, 13, 3, WW_CMAP_INFERNO, -3.0f, 5.0f},
+        {37, 13, 2, WW_CMAP_MAGMA, 100.0f, 101.0f}, {300, 70, 5, WW_CMAP_VIRIDIS, -1e3f, 2e4f},
+        {11, 4, 1, WW_CMAP_GRAY, 0.5f, 2.5f},      {23, 5, 2, -1, -1.0f, 1.0f},
+    };
+    for (int i = 0; i < (int)(sizeof cs / sizeof cs[0]); i++) {
+        test_rng r;
+        test_rng_seed(&r, 18000 + (uint64_t)i);
+        cz_in t;
+        memset(&t, 0, sizeof t);
+        cz_make(&t, 1, cs[i].W, cs[i].H, cs[i].pad);
+        t.lo = cs[i].lo;
+        t.hi = cs[i].hi;
+        t.cmap = cs[i].cmap;
+        if (t.cmap < 0) { /* a 7-entry table of arbitrary words */
+            t.ntable = 7;
+            t.table = test_malloc(7 * sizeof *t.table);
+            for (int k = 0; k < 7; k++)
+                t.table[k] = test_rng_u32(&r);
+        }
+        cz_scalar_fill(&r, &t);
+        char what[128];
+        snprintf(what, sizeof what, "colorize_scalar %dx%d pad %d %s [%g, %g]", t.W, t.H,
+                 cs[i].pad, t.cmap >= 0 ? ww_colormap_name((ww_colormap)t.cmap) : "7 entries",
+                 (double)t.lo, (double)t.hi);
+        cz_check(be, &t, what);
+        /* lo gives entry 0, hi and above the last, below lo entry 0, non-finite black */
+        uint32_t *got = test_malloc((size_t)t.ny * sizeof *got);
+        uint32_t *ref = test_malloc((size_t)t.ny * sizeof *ref);
+        uint32_t *alt = test_malloc((size_t)t.ny * sizeof *alt);
+        if (!cz_run(be, &t, got, what))
+            continue;
+        cz_ref(&t, ref, alt);
+        const uint32_t *row = got + t.yoff, *rrow = ref + t.yoff;
+        static const int first[] = {0, 3}, last[] = {1, 4, 8};
+        for (int k = 0; k < 2; k++)
+            TEST_CHECK(row[first[k]] == row[0] && rrow[first[k]] == rrow[0],
+                       "%s: column %d is not the first entry", what, first[k]);
+        for (int k = 0; k < 3; k++)
+            TEST_CHECK(row[last[k]] == rrow[1], "%s: column %d is not the last entry", what,
+                       last[k]);
+        for (int k = 5; k < 8; k++)
+            TEST_CHECK(row[k] == CZ_BLACK, "%s: non-finite column %d gives 0x%08x", what, k,
+                       row[k]);
+        if (t.cmap == WW_CMAP_GRAY)
+            TEST_CHECK(row[0] == 0xff000000u && row[1] == 0xffffffffu && row[2] == 0xff808080u,
+                       "%s: gray gives 0x%08x 0x%08x 0x%08x at lo, hi, middle", what, row[0],
+                       row[1], row[2]);
+    }
+}
+
+static void test_colorize_labels(const char *dev)
+{
+    ww_backend *be = test_backend(dev);
+    if (!be)
+        return;
+    static const struct {
+        int W, H, pad, cityscapes, n;
+    } cs[] = {{37, 13, 0, 1, 19}, {37, 13, 3, 1, 19}, {300, 70, 5, 0, 150}, {5, 2, 1, 0, 1}};
+    for (int i = 0; i < (int)(sizeof cs / sizeof cs[0]); i++) {
+        test_rng r;
+        test_rng_seed(&r, 19000 + (uint64_t)i);
+        cz_in t;
+        memset(&t, 0, sizeof t);
+        cz_make(&t, 2, cs[i].W, cs[i].H, cs[i].pad);
+        for (int64_t k = 0; k < t.nx; k++)
+            t.x[k] = 0xdeadu; /* padding: an id far out of range */
+        t.palette_cs = cs[i].cityscapes;
+        t.ntable = cs[i].n;
+        if (!t.palette_cs) { /* arbitrary words, alpha included: copied as they are */
+            t.table = test_malloc((size_t)t.ntable * sizeof *t.table);
+            for (int k = 0; k < t.ntable; k++)
+                t.table[k] = test_rng_u32(&r);
+        }
+        for (int py = 0; py < t.H; py++)
+            for (int px = 0; px < t.W; px++)
+                *cz_xat(&t, 0, px, py) = test_rng_below(&r, (uint32_t)t.ntable + 4);
+        const uint32_t ids[] = {0, (uint32_t)t.ntable - 1, (uint32_t)t.ntable, 255, 0xffffffffu};
+        for (int k = 0; k < 5 && k < t.W; k++)
+            *cz_xat(&t, 0, k, 0) = ids[k];
+        char what[128];
+        snprintf(what, sizeof what, "colorize_labels %dx%d pad %d %s %d colours", t.W, t.H,
+                 cs[i].pad, t.palette_cs ? "cityscapes" : "random", t.ntable);
+        cz_check(be, &t, what);
+        if (t.palette_cs) { /* road, bicycle, then out of range */
+            uint32_t *got = test_malloc((size_t)t.ny * sizeof *got);
+            if (!cz_run(be, &t, got, what))
+                continue;
+            const uint32_t *row = got + t.yoff;
+            TEST_CHECK(row[0] == rgba_word(128, 64, 128, 255) &&
+                           row[1] == rgba_word(119, 11, 32, 255) && row[2] == CZ_BLACK &&
+                           row[3] == CZ_BLACK && row[4] == CZ_BLACK,
+                       "%s: ids 0, 18, 19, 255, 2^32-1 give 0x%08x 0x%08x 0x%08x 0x%08x 0x%08x",
+                       what, row[0], row[1], row[2], row[3], row[4]);
+        }
+    }
+}
+
+/* Argument checks of the three ops and the table helpers. */
+static void test_colorize_errors(const char *dev)
+{
+    ww_backend *be = test_backend(dev);
+    ww_arena *a = be ? test_arena(be) : NULL;
+    ww_seq *s = a ? test_seq(be) : NULL;
+    if (!s)
+        return;
+    enum { W = 9, H = 4 };
+    ww_tensor flow, scalar, ids, rgba, lut, f32lut, rgba_f32, rgba_small;
+    int64_t nflow[3] = {W, H, 2}, nimg[2] = {W, H}, nsmall[2] = {W - 1, H}, n256 = 256;
+    if (!TEST_OK(be, ww_arena_alloc(a, WW_F32, 3, nflow, &flow)) ||
+        !TEST_OK(be, ww_arena_alloc(a, WW_F32, 2, nimg, &scalar)) ||
+        !TEST_OK(be, ww_arena_alloc(a, WW_U32, 2, nimg, &ids)) ||
+        !TEST_OK(be, ww_arena_alloc(a, WW_U32, 2, nimg, &rgba)) ||
+        !TEST_OK(be, ww_arena_alloc(a, WW_F32, 2, nimg, &rgba_f32)) ||
+        !TEST_OK(be, ww_arena_alloc(a, WW_U32, 2, nsmall, &rgba_small)) ||
+        !TEST_OK(be, ww_arena_alloc(a, WW_F32, 1, &n256, &f32lut)) ||
+        !TEST_OK(be, ww_colormap_table(a, WW_CMAP_TURBO, &lut)))
+        return;
+    TEST_CHECK(lut.type == WW_U32 && ww_tensor_nelements(&lut) == 256,
+               "ww_colormap_table: not U32 [256]");
+    const ww_status bad = WW_ERR_INVALID;
+    TEST_STATUS(be, ww_colorize_flow(s, &flow, 0.0f, &rgba), bad);
+    TEST_STATUS(be, ww_colorize_flow(s, &flow, -1.0f, &rgba), bad);
+    TEST_STATUS(be, ww_colorize_flow(s, &flow, NAN, &rgba), bad);
+    TEST_STATUS(be, ww_colorize_flow(s, &flow, INFINITY, &rgba), bad);
+    TEST_STATUS(be, ww_colorize_flow(s, &scalar, 1.0f, &rgba), bad);     /* one plane */
+    TEST_STATUS(be, ww_colorize_flow(s, &flow, 1.0f, &rgba_f32), bad);   /* F32 output */
+    TEST_STATUS(be, ww_colorize_flow(s, &flow, 1.0f, &rgba_small), bad); /* width */
+    TEST_STATUS(be, ww_colorize_flow(s, &flow, 1.0f, NULL), bad);
+    TEST_STATUS(be, ww_colorize_scalar(s, &scalar, 1.0f, 1.0f, &lut, &rgba), bad);
+    TEST_STATUS(be, ww_colorize_scalar(s, &scalar, 2.0f, 1.0f, &lut, &rgba), bad);
+    TEST_STATUS(be, ww_colorize_scalar(s, &scalar, NAN, 1.0f, &lut, &rgba), bad);
+    TEST_STATUS(be, ww_colorize_scalar(s, &scalar, 0.0f, INFINITY, &lut, &rgba), bad);
+    TEST_STATUS(be, ww_colorize_scalar(s, &scalar, 0.0f, 1e-44f, &lut, &rgba), bad); /* narrow */
+    TEST_STATUS(be, ww_colorize_scalar(s, &scalar, 0.0f, 1.0f, &f32lut, &rgba), bad);
+    TEST_STATUS(be, ww_colorize_scalar(s, &scalar, 0.0f, 1.0f, NULL, &rgba), bad);
+    TEST_STATUS(be, ww_colorize_scalar(s, &ids, 0.0f, 1.0f, &lut, &rgba), bad); /* U32 input */
+    TEST_STATUS(be, ww_colorize_scalar(s, &scalar, 0.0f, 1.0f, &lut, &scalar), bad);
+    TEST_STATUS(be, ww_colorize_labels(s, &scalar, &lut, &rgba), bad); /* F32 ids */
+    TEST_STATUS(be, ww_colorize_labels(s, &ids, &f32lut, &rgba), bad);
+    TEST_STATUS(be, ww_colorize_labels(s, &ids, &lut, &ids), bad); /* output overlaps input */
+    TEST_CHECK(ww_seq_length(s) == 0, "failed colorize calls appended %d ops", ww_seq_length(s));
+    ww_tensor t;
+    TEST_STATUS(be, ww_colormap_table(a, WW_CMAP_COUNT, &t), bad);
+    TEST_STATUS(be, ww_colormap_table(a, (ww_colormap)-1, &t), bad);
+    TEST_STATUS(be, ww_palette_table(a, NULL, 3, &t), bad);
+    TEST_STATUS(be, ww_palette_table(a, ww_palette_cityscapes(NULL), 0, &t), bad);
+    /* the error message names the op */
+    ww_colorize_flow(s, &flow, 0.0f, &rgba);
+    TEST_CHECK(test_contains(ww_backend_error(be), "colorize_flow"),
+               "error message \"%s\" does not name colorize_flow", ww_backend_error(be));
+    /* a good call of each still works after the failures */
+    TEST_OK(be, ww_colorize_flow(s, &flow, 1.0f, &rgba));
+    TEST_OK(be, ww_colorize_scalar(s, &scalar, 0.0f, 1.0f, &lut, &rgba));
+    TEST_OK(be, ww_colorize_labels(s, &ids, &lut, &rgba));
+}
+
+/* Backend-free: the colour data, against the published values. */
+static void test_colormap_data(const char *arg)
+{
+    (void)arg;
+    static const struct {
+        int cmap;
+        const char *name;
+        uint8_t first[3], mid[3], last[3]; /* entries 0, 128, 255 */
+    } ref[] = {
+        /* entries 0 and 255: the published colours (turbo_srgb_bytes; viridis #440154 ..
+         * #FDE725, inferno #000004 .. #FCFFA4, magma #000004 .. #FCFDBF); entry 128:
+         * matplotlib's float tables as round(255 v) (viridis(0.5) = #21918C) */
+        {WW_CMAP_TURBO, "turbo", {48, 18, 59}, {164, 252, 60}, {122, 4, 3}},
+        {WW_CMAP_INFERNO, "inferno", {0, 0, 4}, {188, 55, 84}, {252, 255, 164}},
+        {WW_CMAP_MAGMA, "magma", {0, 0, 4}, {183, 55, 121}, {252, 253, 191}},
+        {WW_CMAP_VIRIDIS, "viridis", {68, 1, 84}, {33, 145, 140}, {253, 231, 37}},
+        {WW_CMAP_GRAY, "gray", {0, 0, 0}, {128, 128, 128}, {255, 255, 255}},
+    };
+    for (int i = 0; i < (int)(sizeof ref / sizeof ref[0]); i++) {
+        const char *name = ww_colormap_name((ww_colormap)ref[i].cmap);
+        TEST_CHECK(name && !strcmp(name, ref[i].name), "colormap %d is named %s, want %s",
+                   ref[i].cmap, name ? name : "NULL", ref[i].name);
+        const uint8_t *rgb = ww_colormap_rgb((ww_colormap)ref[i].cmap);
+        if (!TEST_CHECK(rgb != NULL, "ww_colormap_rgb(%s) is NULL", ref[i].name))
+            continue;
+        const uint8_t *want[3] = {ref[i].first, ref[i].mid, ref[i].last};
+        static const int at[3] = {0, 128, 255};
+        for (int k = 0; k < 3; k++) {
+            const uint8_t *g = rgb + 3 * at[k];
+            TEST_CHECK(!memcmp(g, want[k], 3), "%s[%d] = (%d, %d, %d), want (%d, %d, %d)",
+                       ref[i].name, at[k], g[0], g[1], g[2], want[k][0], want[k][1], want[k][2]);
+        }
+    }
+    TEST_CHECK(ww_colormap_name(WW_CMAP_COUNT) == NULL && ww_colormap_rgb(WW_CMAP_COUNT) == NULL,
+               "an unknown colormap has data");
+    /* gray is the identity; every map is continuous (no entry jumps by more than 16 levels) */
+    const uint8_t *gray = ww_colormap_rgb(WW_CMAP_GRAY);
+    for (int k = 0; gray && k < 256; k++)
+        if (!TEST_CHECK(gray[3 * k] == k && gray[3 * k + 1] == k && gray[3 * k + 2] == k,
+                        "gray[%d] = (%d, %d, %d)", k, gray[3 * k], gray[3 * k + 1],
+                        gray[3 * k + 2]))
+            break;
+    for (int m = 0; m < WW_CMAP_COUNT; m++) {
+        const uint8_t *rgb = ww_colormap_rgb((ww_colormap)m);
+        for (int k = 1; rgb && k < 256 * 3; k++)
+            if (k >= 3 && !TEST_CHECK(abs(rgb[k] - rgb[k - 3]) <= 16, "%s jumps at entry %d",
+                                      ww_colormap_name((ww_colormap)m), k / 3))
+                break;
+    }
+    /* Cityscapes train ids, as in the reference conventions */
+    static const uint8_t cityscapes[19][3] = {
+        {128, 64, 128}, {244, 35, 232}, {70, 70, 70},   {102, 102, 156}, {190, 153, 153},
+        {153, 153, 153}, {250, 170, 30}, {220, 220, 0}, {107, 142, 35},  {152, 251, 152},
+        {70, 130, 180}, {220, 20, 60},  {255, 0, 0},    {0, 0, 142},     {0, 0, 70},
+        {0, 60, 100},   {0, 80, 100},   {0, 0, 230},    {119, 11, 32},
+    };
+    int n = -1;
+    const uint8_t *pal = ww_palette_cityscapes(&n);
+    TEST_CHECK(n == 19 && pal && !memcmp(pal, cityscapes, sizeof cityscapes),
+               "ww_palette_cityscapes: %d colours or wrong values", n);
+}
+
 #define BOTH(name, fn) {name ".cpu", fn, "cpu"}, {name ".vulkan", fn, "vulkan"}
 
 static const ww_test_case cases[] = {
@@ -1931,6 +2495,11 @@ static const ww_test_case cases[] = {
     BOTH("gather_rows", test_gather_rows),
     BOTH("scatter_rows", test_scatter_rows),
     BOTH("probe_fma", test_probe_fma),
+    {"colormap_data", test_colormap_data, NULL},
+    BOTH("colorize_flow", test_colorize_flow),
+    BOTH("colorize_scalar", test_colorize_scalar),
+    BOTH("colorize_labels", test_colorize_labels),
+    BOTH("colorize_errors", test_colorize_errors),
 };
 
 int main(int argc, char **argv)

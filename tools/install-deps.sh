@@ -9,6 +9,7 @@ packages=(
   mesa-vulkan-drivers                         # lavapipe: Vulkan on the CPU (CI has no GPU)
   vulkan-validationlayers                     # VK_LAYER_KHRONOS_validation for the tests
   libopenblas-dev                             # CBLAS GEMM for the CPU backend
+  libpng-dev libjpeg62-turbo-dev              # image files of winwin-infer and the datasets
 )
 
 missing=()

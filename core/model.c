@@ -1,0 +1,511 @@
+/* CroCo-family models: configuration from a safetensors file's metadata and weights from its
+ * tensors, every name, dtype and shape checked against the configuration before upload. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_internal.h"
+#include "safetensors.h"
+#include "ww_internal.h"
+
+const char *ww_task_name(ww_task t)
+{
+    switch (t) {
+    case WW_TASK_FLOW: return "flow";
+    case WW_TASK_DEPTH: return "depth";
+    case WW_TASK_SEG: return "seg";
+    }
+    return "unknown";
+}
+
+/* ---- Loading ---------------------------------------------------------------------------------- */
+
+typedef struct loader {
+    ww_model *m;
+    ww_st_file *f;  /* NULL: random weights from rng (ww_model_create) */
+    uint64_t rng;
+    const char *path;
+    char **names; /* every tensor name the configuration expects */
+    int nnames, cap;
+    float *host;
+    size_t host_cap;
+} loader;
+
+static ww_status load_error(loader *ld, ww_status st, const char *msg)
+{
+    return ww_set_error(ld->m->be, st, "%s", msg);
+}
+
+static ww_status remember(loader *ld, const char *name)
+{
+    if (ld->nnames == ld->cap) {
+        int cap = ld->cap ? 2 * ld->cap : 256;
+        char **n = realloc(ld->names, (size_t)cap * sizeof *n);
+        if (!n)
+            return load_error(ld, WW_ERR_OUT_OF_MEMORY, "model: out of host memory");
+        ld->names = n;
+        ld->cap = cap;
+    }
+    ld->names[ld->nnames] = strdup(name);
+    if (!ld->names[ld->nnames])
+        return load_error(ld, WW_ERR_OUT_OF_MEMORY, "model: out of host memory");
+    ld->nnames++;
+    return WW_OK;
+}
+
+/* Weights for benchmarks and training from scratch: LayerNorm weights 1, biases 0, other weights
+ * uniform with the standard deviation 0.02 of ViT initialisation (xorshift, reproducible). */
+static void random_init(loader *ld, const char *name, int ndim, float *dst, size_t count)
+{
+    size_t len = strlen(name);
+    int is_bias = len > 5 && !strcmp(name + len - 5, ".bias");
+    int is_norm = ndim == 1 && !is_bias;
+    for (size_t i = 0; i < count; i++) {
+        if (is_bias || is_norm) {
+            dst[i] = is_norm ? 1.0f : 0.0f;
+            continue;
+        }
+        ld->rng ^= ld->rng << 13;
+        ld->rng ^= ld->rng >> 7;
+        ld->rng ^= ld->rng << 17;
+        double u = (double)(ld->rng >> 11) / 9007199254740992.0; /* [0, 1) */
+        dst[i] = (float)((2.0 * u - 1.0) * 0.02 * 1.7320508075688772);
+    }
+}
+
+/* Check, allocate and upload one tensor of the given shape (slowest dim first, as in the file). */
+static ww_status tensor(loader *ld, const char *name, int ndim, const int64_t *shape, ww_tensor *out)
+{
+    char err[1024];
+    ww_status st = remember(ld, name);
+    if (st != WW_OK)
+        return st;
+    if (ld->f) {
+        st = ww_st_expect(ld->f, name, ndim, shape, err, sizeof err);
+        if (st != WW_OK)
+            return load_error(ld, st, err);
+    }
+    int64_t ne[4] = {1, 1, 1, 1};
+    size_t count = 1;
+    for (int i = 0; i < ndim; i++) {
+        ne[i] = shape[ndim - 1 - i];
+        count *= (size_t)shape[i];
+    }
+    if (count > ld->host_cap) {
+        float *h = realloc(ld->host, count * sizeof *h);
+        if (!h)
+            return load_error(ld, WW_ERR_OUT_OF_MEMORY, "model: out of host memory");
+        ld->host = h;
+        ld->host_cap = count;
+    }
+    if (ld->f) {
+        st = ww_st_read_f32(ld->f, ww_st_find(ld->f, name), ld->host, count, err, sizeof err);
+        if (st != WW_OK)
+            return load_error(ld, st, err);
+    } else {
+        random_init(ld, name, ndim, ld->host, count);
+    }
+    st = ww_arena_alloc(ld->m->arena, WW_F32, ndim, ne, out);
+    if (st == WW_OK)
+        st = ww_tensor_write(ld->m->be, out, ld->host, count * sizeof(float));
+    ld->m->nparams += (int64_t)count;
+    return st;
+}
+
+/* prefix.weight [out, in, k, k] (or [out, in] when k == 0) and prefix.bias [out] if has_bias. */
+static ww_status layer(loader *ld, const char *prefix, int64_t out, int64_t in, int k, int has_bias,
+                       lin *l)
+{
+    char name[320]; /* a 255-character prefix and a suffix */
+    int64_t shape[4] = {out, in, k, k};
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    ww_status st = tensor(ld, name, k ? 4 : 2, shape, &l->w);
+    memset(&l->b, 0, sizeof l->b);
+    if (st == WW_OK && has_bias) {
+        snprintf(name, sizeof name, "%s.bias", prefix);
+        st = tensor(ld, name, 1, &out, &l->b);
+    }
+    return st;
+}
+
+/* LayerNorm prefix.weight, prefix.bias, both [dim]. */
+static ww_status norm(loader *ld, const char *prefix, int64_t dim, lin *l)
+{
+    char name[320]; /* a 255-character prefix and a suffix */
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    ww_status st = tensor(ld, name, 1, &dim, &l->w);
+    if (st == WW_OK) {
+        snprintf(name, sizeof name, "%s.bias", prefix);
+        st = tensor(ld, name, 1, &dim, &l->b);
+    }
+    return st;
+}
+
+/* Transposed convolutions store [in, out, k, k]. */
+static ww_status layer_t(loader *ld, const char *prefix, int64_t ch, int k, lin *l)
+{
+    char name[320]; /* a 255-character prefix and a suffix */
+    int64_t shape[4] = {ch, ch, k, k};
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    ww_status st = tensor(ld, name, 4, shape, &l->w);
+    if (st == WW_OK) {
+        snprintf(name, sizeof name, "%s.bias", prefix);
+        st = tensor(ld, name, 1, &shape[0], &l->b);
+    }
+    return st;
+}
+
+#define TRY(x)                                                                                     \
+    do {                                                                                           \
+        ww_status st_ = (x);                                                                       \
+        if (st_ != WW_OK)                                                                          \
+            return st_;                                                                            \
+    } while (0)
+
+static ww_status attention_block(loader *ld, const char *p, int64_t dim, lin *n1, lin *qkv,
+                                 lin *proj)
+{
+    char name[256];
+    snprintf(name, sizeof name, "%s.norm1", p);
+    TRY(norm(ld, name, dim, n1));
+    snprintf(name, sizeof name, "%s.attn.qkv", p);
+    TRY(layer(ld, name, 3 * dim, dim, 0, 1, qkv));
+    snprintf(name, sizeof name, "%s.attn.proj", p);
+    return layer(ld, name, dim, dim, 0, 1, proj);
+}
+
+static ww_status mlp_block(loader *ld, const char *p, const char *norm_name, int64_t dim, lin *n,
+                           lin *fc1, lin *fc2)
+{
+    char name[256];
+    snprintf(name, sizeof name, "%s.%s", p, norm_name);
+    TRY(norm(ld, name, dim, n));
+    snprintf(name, sizeof name, "%s.mlp.fc1", p);
+    TRY(layer(ld, name, 4 * dim, dim, 0, 1, fc1));
+    snprintf(name, sizeof name, "%s.mlp.fc2", p);
+    return layer(ld, name, dim, 4 * dim, 0, 1, fc2);
+}
+
+static ww_status load_weights(loader *ld)
+{
+    ww_model *m = ld->m;
+    const ww_model_config *c = &m->cfg;
+    char p[128], name[256];
+    TRY(layer(ld, "patch_embed.proj", c->enc_dim, 3, c->patch, 1, &m->patch));
+    for (int i = 0; i < c->enc_depth; i++) {
+        enc_block *b = &m->enc[i];
+        snprintf(p, sizeof p, "enc_blocks.%d", i);
+        TRY(attention_block(ld, p, c->enc_dim, &b->n1, &b->qkv, &b->proj));
+        TRY(mlp_block(ld, p, "norm2", c->enc_dim, &b->n2, &b->fc1, &b->fc2));
+    }
+    TRY(norm(ld, "enc_norm", c->enc_dim, &m->enc_norm));
+    if (c->dec_depth) {
+        TRY(layer(ld, "decoder_embed", c->dec_dim, c->enc_dim, 0, 1, &m->dec_embed));
+        for (int i = 0; i < c->dec_depth; i++) {
+            dec_block *b = &m->dec[i];
+            snprintf(p, sizeof p, "dec_blocks.%d", i);
+            TRY(attention_block(ld, p, c->dec_dim, &b->n1, &b->qkv, &b->proj));
+            snprintf(name, sizeof name, "%s.norm_y", p);
+            TRY(norm(ld, name, c->dec_dim, &b->ny));
+            snprintf(name, sizeof name, "%s.norm2", p);
+            TRY(norm(ld, name, c->dec_dim, &b->n2));
+            static const char *const proj[4] = {"projq", "projk", "projv", "proj"};
+            lin *dst[4] = {&b->q, &b->k, &b->v, &b->cproj};
+            for (int j = 0; j < 4; j++) {
+                snprintf(name, sizeof name, "%s.cross_attn.%s", p, proj[j]);
+                TRY(layer(ld, name, c->dec_dim, c->dec_dim, 0, 1, dst[j]));
+            }
+            TRY(mlp_block(ld, p, "norm3", c->dec_dim, &b->n3, &b->fc1, &b->fc2));
+        }
+        TRY(norm(ld, "dec_norm", c->dec_dim, &m->dec_norm));
+    }
+    dpt *d = &m->dpt;
+    const int64_t F = c->feature_dim;
+    for (int i = 0; i < 4; i++) {
+        int64_t in = c->hooks[i] < c->enc_depth ? c->enc_dim : c->dec_dim, l = c->layer_dims[i];
+        snprintf(name, sizeof name, "head.dpt.act_postprocess.%d.0", i);
+        TRY(layer(ld, name, l, in, 1, 1, &d->post[i]));
+        snprintf(name, sizeof name, "head.dpt.act_postprocess.%d.1", i);
+        if (i < 2)
+            TRY(layer_t(ld, name, l, i == 0 ? 4 : 2, &d->resize[i]));
+        else if (i == 3)
+            TRY(layer(ld, name, l, l, 3, 1, &d->resize[i]));
+        snprintf(name, sizeof name, "head.dpt.scratch.layer_rn.%d", i);
+        TRY(layer(ld, name, F, l, 3, 0, &d->rn[i]));
+        refine *r = &d->ref[i];
+        lin *convs[4] = {&r->rcu1_c1, &r->rcu1_c2, &r->rcu2_c1, &r->rcu2_c2};
+        for (int j = 0; j < 4; j++) {
+            snprintf(name, sizeof name, "head.dpt.scratch.refinenet%d.resConfUnit%d.conv%d", i + 1,
+                     j / 2 + 1, j % 2 + 1);
+            TRY(layer(ld, name, F, F, 3, 1, convs[j]));
+        }
+        snprintf(name, sizeof name, "head.dpt.scratch.refinenet%d.out_conv", i + 1);
+        TRY(layer(ld, name, F, F, 1, 1, &r->out));
+    }
+    if (c->semseg) {
+        TRY(layer(ld, "head.dpt.head.0", F, F, 3, 0, &d->head[0]));
+        TRY(layer(ld, "head.dpt.head.4", c->out_channels, F, 1, 1, &d->head[1]));
+    } else {
+        TRY(layer(ld, "head.dpt.head.0", F / 2, F, 3, 1, &d->head[0]));
+        TRY(layer(ld, "head.dpt.head.2", c->head_hidden, F / 2, 3, 1, &d->head[1]));
+        TRY(layer(ld, "head.dpt.head.4", c->out_channels, c->head_hidden, 1, 1, &d->head[2]));
+    }
+    if (!ld->f)
+        return WW_OK;
+    char err[1024];
+    ww_status st = ww_st_unexpected(ld->f, (const char *const *)ld->names, ld->nnames, err,
+                                    sizeof err);
+    return st == WW_OK ? st : load_error(ld, st, err);
+}
+
+/* Check a configuration and derive the DPT hooks; `what` names it in errors. */
+static ww_status config_finish(ww_backend *be, const char *what, ww_model_config *c)
+{
+    if (c->enc_dim % c->enc_heads || (c->enc_dim / c->enc_heads) % 4 ||
+        (c->dec_depth && (c->dec_dim % c->dec_heads || (c->dec_dim / c->dec_heads) % 4)))
+        return ww_set_error(be, WW_ERR_INVALID,
+                            "%s: embedding dims must split into heads of a multiple of 4 values",
+                            what);
+    if (c->feature_dim % 2)
+        return ww_set_error(be, WW_ERR_INVALID, "%s: feature_dim %d is odd", what,
+                            c->feature_dim);
+    /* DPT hooks: the published rule, generalised to other depths (tests/reference/README.md). */
+    int step;
+    if (c->dec_depth) {
+        step = c->dec_depth == 8 ? 3 : c->dec_depth == 12 ? 4 : c->dec_depth == 24 ? 8
+                                                                                    : c->dec_depth / 3;
+        if (step < 1)
+            step = 1;
+    } else {
+        step = c->enc_depth / 4 > 0 ? c->enc_depth / 4 : 1;
+    }
+    int last = c->enc_depth + c->dec_depth - 1;
+    for (int i = 0; i < 4; i++) {
+        c->hooks[i] = last - (3 - i) * step;
+        if (c->hooks[i] < 0)
+            return ww_set_error(be, WW_ERR_INVALID,
+                                "%s: %d encoder + %d decoder blocks are too few for 4 DPT hooks",
+                                what, c->enc_depth, c->dec_depth);
+    }
+    return WW_OK;
+}
+
+/* Integer metadata: required when def < 0. */
+static ww_status meta_int(loader *ld, const char *key, int def, int lo, int hi, int *out)
+{
+    const char *v = ww_st_meta(ld->f, key);
+    if (!v) {
+        if (def < 0)
+            return ww_set_error(ld->m->be, WW_ERR_INVALID, "%s: metadata '%s' is missing",
+                                ld->path, key);
+        *out = def;
+        return WW_OK;
+    }
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end || x < lo || x > hi)
+        return ww_set_error(ld->m->be, WW_ERR_INVALID,
+                            "%s: metadata '%s' = '%s' is not an integer in [%d, %d]", ld->path, key,
+                            v, lo, hi);
+    *out = (int)x;
+    return WW_OK;
+}
+
+/* n comma-separated numbers; missing key -> defaults. */
+static ww_status meta_list(loader *ld, const char *key, int n, const double *def, double *out)
+{
+    const char *v = ww_st_meta(ld->f, key);
+    if (!v) {
+        memcpy(out, def, (size_t)n * sizeof *out);
+        return WW_OK;
+    }
+    const char *s = v;
+    for (int i = 0; i < n; i++) {
+        char *end;
+        out[i] = strtod(s, &end);
+        if (end == s || !isfinite(out[i]) || (i + 1 < n ? *end != ',' : *end != 0))
+            return ww_set_error(ld->m->be, WW_ERR_INVALID,
+                                "%s: metadata '%s' = '%s' is not %d comma-separated numbers",
+                                ld->path, key, v, n);
+        s = end + 1;
+    }
+    return WW_OK;
+}
+
+static ww_status load_config(loader *ld)
+{
+    ww_model_config *c = &ld->m->cfg;
+    const char *task = ww_st_meta(ld->f, "task");
+    if (!task)
+        return ww_set_error(ld->m->be, WW_ERR_INVALID,
+                            "%s: metadata 'task' is missing (flow, depth or seg)", ld->path);
+    if (!strcmp(task, "flow"))
+        c->task = WW_TASK_FLOW;
+    else if (!strcmp(task, "depth"))
+        c->task = WW_TASK_DEPTH;
+    else if (!strcmp(task, "seg"))
+        c->task = WW_TASK_SEG;
+    else
+        return ww_set_error(ld->m->be, WW_ERR_INVALID,
+                            "%s: metadata 'task' = '%s' (expected flow, depth or seg)", ld->path,
+                            task);
+    TRY(meta_int(ld, "patch_size", 16, 16, 16, &c->patch));
+    TRY(meta_int(ld, "enc_embed_dim", -1, 4, 8192, &c->enc_dim));
+    TRY(meta_int(ld, "enc_depth", -1, 1, 256, &c->enc_depth));
+    TRY(meta_int(ld, "enc_num_heads", -1, 1, 256, &c->enc_heads));
+    int binocular = c->task == WW_TASK_FLOW;
+    TRY(meta_int(ld, "dec_depth", binocular ? -1 : 0, binocular ? 1 : 0, 256, &c->dec_depth));
+    if (c->dec_depth) {
+        TRY(meta_int(ld, "dec_embed_dim", -1, 4, 8192, &c->dec_dim));
+        TRY(meta_int(ld, "dec_num_heads", -1, 1, 256, &c->dec_heads));
+    }
+    TRY(meta_int(ld, "feature_dim", 256, 2, 4096, &c->feature_dim));
+    TRY(meta_int(ld, "head_hidden", 32, 1, 4096, &c->head_hidden));
+    TRY(meta_int(ld, "out_channels", -1, 1, 4096, &c->out_channels));
+    const char *head = ww_st_meta(ld->f, "head");
+    c->semseg = head ? !strcmp(head, "semseg") : c->task == WW_TASK_SEG;
+    if (head && !c->semseg && strcmp(head, "regression"))
+        return ww_set_error(ld->m->be, WW_ERR_INVALID,
+                            "%s: metadata 'head' = '%s' (expected regression or semseg)", ld->path,
+                            head);
+    double v[4];
+    static const double dims[4] = {96, 192, 384, 768}, mean[3] = {0.485, 0.456, 0.406},
+                        std[3] = {0.229, 0.224, 0.225};
+    TRY(meta_list(ld, "layer_dims", 4, dims, v));
+    for (int i = 0; i < 4; i++) {
+        if (v[i] < 1 || v[i] > 8192 || v[i] != floor(v[i]))
+            return ww_set_error(ld->m->be, WW_ERR_INVALID, "%s: layer_dims[%d] = %g", ld->path,
+                                i, v[i]);
+        c->layer_dims[i] = (int)v[i];
+    }
+    TRY(meta_list(ld, "mean", 3, mean, v));
+    for (int i = 0; i < 3; i++)
+        c->mean[i] = (float)v[i];
+    TRY(meta_list(ld, "std", 3, std, v));
+    for (int i = 0; i < 3; i++)
+        c->std[i] = (float)v[i];
+    return config_finish(ld->m->be, ld->path, c);
+}
+
+/* Allocate the block arrays and the weight arena, then fill every weight (from ld->f or random). */
+static ww_status build(loader *ld)
+{
+    ww_model *m = ld->m;
+    m->enc = calloc((size_t)m->cfg.enc_depth, sizeof *m->enc);
+    m->dec = calloc((size_t)(m->cfg.dec_depth ? m->cfg.dec_depth : 1), sizeof *m->dec);
+    if (!m->enc || !m->dec)
+        return ww_set_error(m->be, WW_ERR_OUT_OF_MEMORY, "model: out of host memory");
+    ww_status st = ww_arena_create(m->be, 0, &m->arena);
+    if (st == WW_OK)
+        st = load_weights(ld);
+    for (int i = 0; i < ld->nnames; i++)
+        free(ld->names[i]);
+    free(ld->names);
+    free(ld->host);
+    return st;
+}
+
+ww_status ww_model_load(ww_backend *be, const char *path, ww_model **out)
+{
+    *out = NULL;
+    ww_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return ww_set_error(be, WW_ERR_OUT_OF_MEMORY, "model: out of host memory");
+    m->be = be;
+    loader ld = {.m = m, .path = path};
+    char err[1024];
+    ww_status st = ww_st_open(path, &ld.f, err, sizeof err);
+    if (st != WW_OK)
+        st = ww_set_error(be, st, "%s", err);
+    if (st == WW_OK)
+        st = load_config(&ld);
+    if (st == WW_OK)
+        st = build(&ld);
+    ww_st_close(ld.f);
+    if (st != WW_OK) {
+        ww_model_destroy(m);
+        return st;
+    }
+    *out = m;
+    return WW_OK;
+}
+
+ww_status ww_model_create(ww_backend *be, const ww_model_config *cfg, uint64_t seed,
+                          ww_model **out)
+{
+    *out = NULL;
+    ww_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return ww_set_error(be, WW_ERR_OUT_OF_MEMORY, "model: out of host memory");
+    m->be = be;
+    m->cfg = *cfg;
+    loader ld = {.m = m, .path = "model configuration", .rng = seed * 2654435761u + 1};
+    ww_status st = config_finish(be, ld.path, &m->cfg);
+    if (st == WW_OK)
+        st = build(&ld);
+    if (st != WW_OK) {
+        ww_model_destroy(m);
+        return st;
+    }
+    *out = m;
+    return WW_OK;
+}
+
+ww_status ww_model_preset(const char *size, ww_task task, ww_model_config *out)
+{
+    /* name, encoder dim / depth / heads, decoder dim / depth / heads */
+    static const struct {
+        const char *name;
+        int ed, edep, eh, dd, ddep, dh;
+    } presets[] = {
+        {"tiny", 192, 12, 3, 192, 8, 3},
+        {"small", 384, 12, 6, 384, 12, 6},
+        {"base", 768, 12, 12, 768, 12, 12},
+        {"croco-flow", 1024, 24, 16, 768, 12, 12},
+    };
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
+        if (strcmp(size, presets[i].name))
+            continue;
+        *out = (ww_model_config){
+            .task = task, .patch = 16,
+            .enc_dim = presets[i].ed, .enc_depth = presets[i].edep, .enc_heads = presets[i].eh,
+            .layer_dims = {96, 192, 384, 768}, .feature_dim = 256, .head_hidden = 32,
+            .semseg = task == WW_TASK_SEG,
+            .out_channels = task == WW_TASK_FLOW ? 3 : task == WW_TASK_DEPTH ? 1 : 19,
+            .mean = {0.485f, 0.456f, 0.406f}, .std = {0.229f, 0.224f, 0.225f}};
+        if (task == WW_TASK_FLOW) {
+            out->dec_dim = presets[i].dd;
+            out->dec_depth = presets[i].ddep;
+            out->dec_heads = presets[i].dh;
+        }
+        return WW_OK;
+    }
+    return WW_ERR_INVALID;
+}
+
+void ww_model_destroy(ww_model *m)
+{
+    if (!m)
+        return;
+    ww_arena_destroy(m->arena);
+    free(m->enc);
+    free(m->dec);
+    free(m);
+}
+
+const ww_model_config *ww_model_config_of(const ww_model *m)
+{
+    return &m->cfg;
+}
+
+int64_t ww_model_parameters(const ww_model *m)
+{
+    return m->nparams;
+}
+
+size_t ww_model_memory(const ww_model *m)
+{
+    return ww_arena_used(m->arena);
+}

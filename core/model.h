@@ -1,0 +1,82 @@
+/* CroCo-family models on the engine: ViT encoder with RoPE-2D, binocular cross-attention decoder,
+ * DPT head; weights from safetensors; inference at any resolution in one pass.
+ *
+ * A model holds the configuration and the weights on one backend. A runner holds everything for
+ * one input size and pixel layout: activations allocated once, the op sequences recorded once and
+ * re-submitted for every frame. For flow, a runner keeps the previous frame's encoder output, so a
+ * stream costs one encoder pass per frame.
+ */
+#ifndef WW_MODEL_H
+#define WW_MODEL_H
+
+#include "ww.h"
+
+typedef enum ww_task { WW_TASK_FLOW = 0, WW_TASK_DEPTH, WW_TASK_SEG } ww_task;
+
+typedef struct ww_model_config {
+    ww_task task;
+    int patch;                            /* 16 */
+    int enc_dim, enc_depth, enc_heads;
+    int dec_dim, dec_depth, dec_heads;    /* dec_depth 0: monocular (encoder only) */
+    int layer_dims[4];                    /* DPT act_postprocess widths (CroCo: 96 192 384 768) */
+    int feature_dim;                      /* DPT fusion width (CroCo: 256) */
+    int head_hidden;                      /* regression head's last hidden width (CroCo: 32) */
+    int semseg;                           /* head: 0 regression, 1 semseg */
+    int out_channels;                     /* flow 3 (u, v, confidence), depth 1 or 2, seg classes */
+    int hooks[4];                         /* block indices the DPT reads (derived) */
+    float mean[3], std[3];
+} ww_model_config;
+
+typedef struct ww_model ww_model;
+typedef struct ww_runner ww_runner;
+
+const char *ww_task_name(ww_task t);
+
+/* Load a safetensors model file onto be. Every tensor is checked (name, dtype, shape) against the
+ * configuration in the file's metadata before anything is uploaded; errors name the file, the
+ * tensor or key, and the problem (ww_backend_error). The caller owns *out. */
+ww_status ww_model_load(ww_backend *be, const char *path, ww_model **out);
+/* A model of configuration cfg (hooks are derived) with random weights from seed: for benchmarks
+ * and training from scratch. The caller owns *out. */
+ww_status ww_model_create(ww_backend *be, const ww_model_config *cfg, uint64_t seed,
+                          ww_model **out);
+/* The configuration of a named size for a task: "tiny" (ViT-Ti/16), "small" (ViT-S/16), "base"
+ * (ViT-B/16 encoder and decoder: the Win-Win flow model) or "croco-flow" (ViT-L encoder, ViT-B
+ * decoder); monocular tasks use the encoder only, seg has 19 classes. WW_ERR_INVALID for an
+ * unknown name. */
+ww_status ww_model_preset(const char *size, ww_task task, ww_model_config *out);
+void ww_model_destroy(ww_model *m);
+const ww_model_config *ww_model_config_of(const ww_model *m);
+/* Number of parameters, and the bytes of backend memory the weights hold. */
+int64_t ww_model_parameters(const ww_model *m);
+size_t ww_model_memory(const ww_model *m);
+
+/* A runner for width x height frames in `format` (any size: the runner pads to a multiple of 32
+ * pixels and crops outputs back). The model must outlive the runner. */
+ww_status ww_runner_create(ww_model *m, int width, int height, ww_pixel_format format,
+                           ww_runner **out);
+void ww_runner_destroy(ww_runner *r);
+
+/* Feed one frame (bytes laid out as `layout`, which must match the runner's size and format).
+ * Monocular models always produce an output; flow produces the flow from the previous frame to
+ * this one, so *has_output is 0 for the first frame after creation or ww_runner_reset(). */
+ww_status ww_runner_push(ww_runner *r, const void *pixels, size_t bytes,
+                         const ww_image_layout *layout, int *has_output);
+/* Forget the previous frame (flow): the next push starts a new pair. */
+void ww_runner_reset(ww_runner *r);
+
+/* Read the last output, out_channels x height x width floats (cropped). */
+ww_status ww_runner_output(ww_runner *r, float *dst, size_t count);
+/* Read a named activation of the last run (for parity tests and debugging): "input1", "enc1",
+ * "enc2", "dec", "hook0".."hook3", "act0".."act3", "path4".."path1", "head" (uncropped). The
+ * element count must match. */
+ww_status ww_runner_read(ww_runner *r, const char *name, float *dst, size_t count);
+/* Elements of a named activation, or -1 if the runner has none by that name. */
+int64_t ww_runner_size(const ww_runner *r, const char *name);
+/* With WW_PROFILE=1 set before ww_runner_create: per-op times of the last push (encoder, then
+ * decoder and head for flow) printed to f (a FILE*). */
+ww_status ww_runner_print_profile(ww_runner *r, void *f);
+/* Bytes of backend memory the runner's activations hold. */
+size_t ww_runner_memory(const ww_runner *r);
+
+#endif

@@ -1,0 +1,43 @@
+/* The model's weights as the loader (model.c) leaves them and the runner (runner.c) uses them. */
+#ifndef WW_MODEL_INTERNAL_H
+#define WW_MODEL_INTERNAL_H
+
+#include "model.h"
+
+typedef struct lin { /* Linear or Conv2d: weight, bias (bias.buf NULL when absent) */
+    ww_tensor w, b;
+} lin;
+
+typedef struct enc_block {
+    lin n1, qkv, proj, n2, fc1, fc2;
+} enc_block;
+
+typedef struct dec_block {
+    lin n1, qkv, proj, ny, n2, q, k, v, cproj, n3, fc1, fc2;
+} dec_block;
+
+typedef struct refine {
+    lin rcu1_c1, rcu1_c2, rcu2_c1, rcu2_c2, out;
+} refine;
+
+typedef struct dpt {
+    lin post[4];   /* act_postprocess.i.0: Conv1x1 C -> layer_dims[i] */
+    lin resize[4]; /* act_postprocess.i.1: ConvT x4, ConvT x2, none, Conv3x3 stride 2 */
+    lin rn[4];     /* scratch.layer_rn.i: Conv3x3 -> feature_dim, no bias */
+    refine ref[4]; /* scratch.refinenet{i+1} */
+    lin head[3];   /* head.0, head.2, head.4 (regression) / head.0, head.4 (semseg) */
+} dpt;
+
+struct ww_model {
+    ww_backend *be;
+    ww_arena *arena;
+    ww_model_config cfg;
+    int64_t nparams;
+    lin patch;
+    enc_block *enc;
+    lin enc_norm, dec_embed, dec_norm;
+    dec_block *dec;
+    dpt dpt;
+};
+
+#endif

@@ -1,0 +1,268 @@
+/* Model parity with the PyTorch reference (tests/reference/croco_ref.py): tiny flow, depth and
+ * segmentation models with committed weights and expected activations (tests/fixtures/, made by
+ * tests/reference/make_fixtures.py), run on both backends; flow frame reuse against fresh pairs;
+ * model files that are wrong in one way each.
+ *
+ * Usage: test_model [NAME-SUBSTRING...]; WW_FIXTURES names the fixture folder.
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "model.h"
+#include "safetensors.h"
+#include "test_util.h"
+
+static const char *fixtures(void)
+{
+    const char *d = getenv("WW_FIXTURES");
+    return d && d[0] ? d : "tests/fixtures";
+}
+
+/* Read a float tensor of a fixture file into test-owned memory. */
+static float *fixture_f32(const ww_st_file *f, const char *name, size_t *count)
+{
+    const ww_st_tensor *t = ww_st_find(f, name);
+    if (!TEST_CHECK(t != NULL, "%s: no tensor '%s'", ww_st_name(f), name))
+        return NULL;
+    float *v = test_malloc((size_t)t->nelements * sizeof *v);
+    char err[512];
+    if (!TEST_CHECK(ww_st_read_f32(f, t, v, (size_t)t->nelements, err, sizeof err) == WW_OK,
+                    "%s", err))
+        return NULL;
+    *count = (size_t)t->nelements;
+    return v;
+}
+
+/* Compare a runner activation (or the cropped output) with the fixture's. */
+static void compare(ww_backend *be, ww_runner *r, const ww_st_file *io, const char *name,
+                    const char *what)
+{
+    size_t n = 0;
+    const float *want = fixture_f32(io, name, &n);
+    if (!want)
+        return;
+    float *got = test_malloc(n * sizeof *got);
+    ww_status st = !strcmp(name, "output") ? ww_runner_output(r, got, n)
+                                           : ww_runner_read(r, name, got, n);
+    if (!TEST_OK(be, st))
+        return;
+    char label[1300];
+    snprintf(label, sizeof label, "%s: %s", what, name);
+    TEST_COMPARE_F(label, got, want, n, TEST_TOL_REDUCE);
+}
+
+/* Push the fixture's image(s) through a runner of the fixture's size and compare everything. */
+static void run_fixture(ww_backend *be, ww_model *m, const char *io_path, const char *dev)
+{
+    char err[512];
+    ww_st_file *io;
+    if (!TEST_CHECK(ww_st_open(io_path, &io, err, sizeof err) == WW_OK, "%s", err))
+        return;
+    const ww_st_tensor *img1 = ww_st_find(io, "image1"), *img2 = ww_st_find(io, "image2");
+    if (!TEST_CHECK(img1 && img1->ndim == 3 && img1->shape[2] == 3 && img1->dtype == WW_ST_U8,
+                    "%s: image1 must be uint8 [H, W, 3]", io_path)) {
+        ww_st_close(io);
+        return;
+    }
+    int H = (int)img1->shape[0], W = (int)img1->shape[1];
+    const ww_model_config *c = ww_model_config_of(m);
+    ww_runner *r;
+    char what[1200];
+    snprintf(what, sizeof what, "%s on %s", io_path, dev);
+    if (TEST_OK(be, ww_runner_create(m, W, H, WW_FMT_RGB, &r))) {
+        ww_image_layout l;
+        size_t bytes = ww_image_layout_packed(WW_FMT_RGB, W, H, &l);
+        int has = 0;
+        int ok = TEST_OK(be, ww_runner_push(r, img1->data, bytes, &l, &has));
+        if (ok && c->task == WW_TASK_FLOW) {
+            TEST_CHECK(!has, "%s: the first flow frame gave an output", what);
+            ok = TEST_CHECK(img2 != NULL, "%s: flow fixture without image2", io_path) &&
+                 TEST_OK(be, ww_runner_push(r, img2->data, bytes, &l, &has));
+        }
+        if (ok && TEST_CHECK(has, "%s: no output", what)) {
+            static const char *const names[] = {"input1", "enc1", "enc2", "dec", "hook0",
+                                                "hook1", "hook2", "hook3", "act0", "act1",
+                                                "act2", "act3", "path4", "path3", "path2",
+                                                "path1", "output"};
+            for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+                if (ww_st_find(io, names[i]))
+                    compare(be, r, io, names[i], what);
+        }
+        ww_runner_destroy(r);
+    }
+    ww_st_close(io);
+}
+
+/* Every io fixture of a task ("tiny_flow_*.safetensors" beside "tiny_flow.safetensors"). */
+static void test_parity(const char *arg)
+{
+    const char *dev = strchr(arg, ':') + 1;
+    char task[16];
+    snprintf(task, sizeof task, "%.*s", (int)(strchr(arg, ':') - arg), arg);
+    ww_backend *be = test_backend(dev);
+    if (!be)
+        return;
+    char path[1024], prefix[64];
+    snprintf(path, sizeof path, "%s/tiny_%s.safetensors", fixtures(), task);
+    ww_model *m;
+    if (!TEST_OK(be, ww_model_load(be, path, &m)))
+        return;
+    TEST_CHECK(!strcmp(ww_task_name(ww_model_config_of(m)->task), task), "%s is a %s model",
+               path, ww_task_name(ww_model_config_of(m)->task));
+    snprintf(prefix, sizeof prefix, "tiny_%s_", task);
+    DIR *d = opendir(fixtures());
+    int runs = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) || !strstr(e->d_name, ".safetensors"))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", fixtures(), e->d_name);
+        run_fixture(be, m, path, dev);
+        runs++;
+    }
+    if (d)
+        closedir(d);
+    TEST_CHECK(runs >= 2, "%d io fixtures for %s in %s (expected two resolutions)", runs, task,
+               fixtures());
+    ww_model_destroy(m);
+}
+
+/* A stream reuses each frame's encoder output: frames A, B, C through one runner give, for
+ * (B -> C), what a fresh runner gives for the pair B, C. Reset forgets the previous frame. */
+static void test_flow_reuse(const char *dev)
+{
+    ww_backend *be = test_backend(dev);
+    if (!be)
+        return;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tiny_flow.safetensors", fixtures());
+    ww_model *m;
+    if (!TEST_OK(be, ww_model_load(be, path, &m)))
+        return;
+    const int W = 45, H = 37;
+    ww_image_layout l;
+    size_t bytes = ww_image_layout_packed(WW_FMT_RGBA, W, H, &l);
+    uint8_t *frames[3];
+    test_rng rng;
+    test_rng_seed(&rng, 7);
+    for (int f = 0; f < 3; f++) {
+        frames[f] = test_malloc(bytes);
+        for (size_t i = 0; i < bytes; i++)
+            frames[f][i] = (uint8_t)test_rng_below(&rng, 256);
+    }
+    size_t n = 3 * (size_t)W * H;
+    float *stream = test_malloc(n * sizeof(float)), *fresh = test_malloc(n * sizeof(float));
+    ww_runner *a = NULL, *b = NULL;
+    int has[3] = {0};
+    if (TEST_OK(be, ww_runner_create(m, W, H, WW_FMT_RGBA, &a)) &&
+        TEST_OK(be, ww_runner_create(m, W, H, WW_FMT_RGBA, &b))) {
+        for (int f = 0; f < 3; f++)
+            TEST_OK(be, ww_runner_push(a, frames[f], bytes, &l, &has[f]));
+        TEST_CHECK(!has[0] && has[1] && has[2], "outputs after frames: %d %d %d", has[0], has[1],
+                   has[2]);
+        int h1 = 0, h2 = 0;
+        if (TEST_OK(be, ww_runner_output(a, stream, n)) &&
+            TEST_OK(be, ww_runner_push(b, frames[1], bytes, &l, &h1)) &&
+            TEST_OK(be, ww_runner_push(b, frames[2], bytes, &l, &h2)) &&
+            TEST_OK(be, ww_runner_output(b, fresh, n)))
+            TEST_COMPARE_F("stream (B -> C) vs fresh pair (B, C)", stream, fresh, n, TEST_TOL);
+        ww_runner_reset(a);
+        TEST_OK(be, ww_runner_push(a, frames[0], bytes, &l, &h1));
+        TEST_CHECK(!h1, "a frame right after reset gave an output");
+        TEST_STATUS(be, ww_runner_output(a, stream, n), WW_ERR_INVALID);
+        ww_image_layout other;
+        ww_image_layout_packed(WW_FMT_RGBA, W + 1, H, &other);
+        TEST_STATUS(be, ww_runner_push(a, frames[0], bytes, &other, &h1), WW_ERR_INVALID);
+    }
+    ww_runner_destroy(a);
+    ww_runner_destroy(b);
+    ww_model_destroy(m);
+}
+
+/* Write a copy of the flow fixture with one change and check the load fails naming it. */
+static void broken_copy(ww_backend *be, const char *what, const char *drop, const char *reshape,
+                        const char *meta_key, const char *meta_value, const char *must_say)
+{
+    char src[1024], dst[1024], err[512];
+    snprintf(src, sizeof src, "%s/tiny_flow.safetensors", fixtures());
+    snprintf(dst, sizeof dst, "%s/ww_test_model_%d.safetensors",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+    ww_st_file *f;
+    if (!TEST_CHECK(ww_st_open(src, &f, err, sizeof err) == WW_OK, "%s", err))
+        return;
+    int n = ww_st_count(f), k = 0, nm = ww_st_meta_count(f), km = 0;
+    ww_st_entry *e = test_malloc((size_t)n * sizeof *e);
+    const char **meta = test_malloc((size_t)(2 * nm + 2) * sizeof *meta);
+    for (int i = 0; i < n; i++) {
+        const ww_st_tensor *t = ww_st_at(f, i);
+        if (drop && !strcmp(t->name, drop))
+            continue;
+        e[k] = (ww_st_entry){.name = t->name, .dtype = t->dtype, .ndim = t->ndim, .data = t->data};
+        memcpy(e[k].shape, t->shape, sizeof e[k].shape);
+        if (reshape && !strcmp(t->name, reshape) && t->ndim == 1 && t->shape[0] % 2 == 0) {
+            e[k].ndim = 2; /* same bytes, wrong shape */
+            e[k].shape[0] = 2;
+            e[k].shape[1] = t->shape[0] / 2;
+        }
+        k++;
+    }
+    for (int i = 0; i < nm; i++) {
+        const char *key, *value;
+        ww_st_meta_at(f, i, &key, &value);
+        meta[2 * km] = key;
+        meta[2 * km + 1] = meta_key && !strcmp(key, meta_key) ? meta_value : value;
+        km++;
+    }
+    if (TEST_CHECK(ww_st_write(dst, e, k, meta, km, err, sizeof err) == WW_OK, "%s", err)) {
+        ww_model *m = NULL;
+        ww_status st = ww_model_load(be, dst, &m);
+        TEST_CHECK(st != WW_OK && !m, "%s: the model loaded", what);
+        TEST_CHECK(test_contains(ww_backend_error(be), must_say) &&
+                       test_contains(ww_backend_error(be), dst),
+                   "%s: message '%s' should name the file and say '%s'", what,
+                   ww_backend_error(be), must_say);
+        ww_model_destroy(m);
+        remove(dst);
+    }
+    ww_st_close(f);
+}
+
+static void test_bad_models(const char *arg)
+{
+    (void)arg;
+    ww_backend *be = test_backend("cpu");
+    if (!be)
+        return;
+    broken_copy(be, "missing tensor", "dec_blocks.0.norm_y.bias", NULL, NULL, NULL,
+                "dec_blocks.0.norm_y.bias");
+    broken_copy(be, "wrong shape", NULL, "enc_norm.weight", NULL, NULL, "enc_norm.weight");
+    broken_copy(be, "wrong task", NULL, NULL, "task", "stereo", "task");
+    broken_copy(be, "bad config", NULL, NULL, "enc_depth", "two", "enc_depth");
+    ww_model *m = NULL;
+    TEST_STATUS(be, ww_model_load(be, "/nonexistent/model.safetensors", &m), WW_ERR_IO);
+    TEST_CHECK(test_contains(ww_backend_error(be), "/nonexistent/model.safetensors"),
+               "missing file: '%s'", ww_backend_error(be));
+}
+
+static const ww_test_case cases[] = {
+    {"parity.flow.cpu", test_parity, "flow:cpu"},
+    {"parity.flow.vulkan", test_parity, "flow:vulkan"},
+    {"parity.depth.cpu", test_parity, "depth:cpu"},
+    {"parity.depth.vulkan", test_parity, "depth:vulkan"},
+    {"parity.seg.cpu", test_parity, "seg:cpu"},
+    {"parity.seg.vulkan", test_parity, "seg:vulkan"},
+    {"flow_reuse.cpu", test_flow_reuse, "cpu"},
+    {"flow_reuse.vulkan", test_flow_reuse, "vulkan"},
+    {"bad_models", test_bad_models, NULL},
+};
+
+int main(int argc, char **argv)
+{
+    return ww_test_main(argc, argv, cases, (int)(sizeof cases / sizeof cases[0]));
+}
