@@ -156,21 +156,14 @@ static ww_status layer_t(loader *ld, const char *prefix, int64_t ch, int k, lin 
     return st;
 }
 
-#define TRY(x)                                                                                     \
-    do {                                                                                           \
-        ww_status st_ = (x);                                                                       \
-        if (st_ != WW_OK)                                                                          \
-            return st_;                                                                            \
-    } while (0)
-
 static ww_status attention_block(loader *ld, const char *p, int64_t dim, lin *n1, lin *qkv,
                                  lin *proj)
 {
     char name[256];
     snprintf(name, sizeof name, "%s.norm1", p);
-    TRY(norm(ld, name, dim, n1));
+    WW_TRY(norm(ld, name, dim, n1));
     snprintf(name, sizeof name, "%s.attn.qkv", p);
-    TRY(layer(ld, name, 3 * dim, dim, 0, 1, qkv));
+    WW_TRY(layer(ld, name, 3 * dim, dim, 0, 1, qkv));
     snprintf(name, sizeof name, "%s.attn.proj", p);
     return layer(ld, name, dim, dim, 0, 1, proj);
 }
@@ -180,9 +173,9 @@ static ww_status mlp_block(loader *ld, const char *p, const char *norm_name, int
 {
     char name[256];
     snprintf(name, sizeof name, "%s.%s", p, norm_name);
-    TRY(norm(ld, name, dim, n));
+    WW_TRY(norm(ld, name, dim, n));
     snprintf(name, sizeof name, "%s.mlp.fc1", p);
-    TRY(layer(ld, name, 4 * dim, dim, 0, 1, fc1));
+    WW_TRY(layer(ld, name, 4 * dim, dim, 0, 1, fc1));
     snprintf(name, sizeof name, "%s.mlp.fc2", p);
     return layer(ld, name, dim, 4 * dim, 0, 1, fc2);
 }
@@ -192,64 +185,64 @@ static ww_status load_weights(loader *ld)
     ww_model *m = ld->m;
     const ww_model_config *c = &m->cfg;
     char p[128], name[256];
-    TRY(layer(ld, "patch_embed.proj", c->enc_dim, 3, c->patch, 1, &m->patch));
+    WW_TRY(layer(ld, "patch_embed.proj", c->enc_dim, 3, c->patch, 1, &m->patch));
     for (int i = 0; i < c->enc_depth; i++) {
         enc_block *b = &m->enc[i];
         snprintf(p, sizeof p, "enc_blocks.%d", i);
-        TRY(attention_block(ld, p, c->enc_dim, &b->n1, &b->qkv, &b->proj));
-        TRY(mlp_block(ld, p, "norm2", c->enc_dim, &b->n2, &b->fc1, &b->fc2));
+        WW_TRY(attention_block(ld, p, c->enc_dim, &b->n1, &b->qkv, &b->proj));
+        WW_TRY(mlp_block(ld, p, "norm2", c->enc_dim, &b->n2, &b->fc1, &b->fc2));
     }
-    TRY(norm(ld, "enc_norm", c->enc_dim, &m->enc_norm));
+    WW_TRY(norm(ld, "enc_norm", c->enc_dim, &m->enc_norm));
     if (c->dec_depth) {
-        TRY(layer(ld, "decoder_embed", c->dec_dim, c->enc_dim, 0, 1, &m->dec_embed));
+        WW_TRY(layer(ld, "decoder_embed", c->dec_dim, c->enc_dim, 0, 1, &m->dec_embed));
         for (int i = 0; i < c->dec_depth; i++) {
             dec_block *b = &m->dec[i];
             snprintf(p, sizeof p, "dec_blocks.%d", i);
-            TRY(attention_block(ld, p, c->dec_dim, &b->n1, &b->qkv, &b->proj));
+            WW_TRY(attention_block(ld, p, c->dec_dim, &b->n1, &b->qkv, &b->proj));
             snprintf(name, sizeof name, "%s.norm_y", p);
-            TRY(norm(ld, name, c->dec_dim, &b->ny));
+            WW_TRY(norm(ld, name, c->dec_dim, &b->ny));
             snprintf(name, sizeof name, "%s.norm2", p);
-            TRY(norm(ld, name, c->dec_dim, &b->n2));
+            WW_TRY(norm(ld, name, c->dec_dim, &b->n2));
             static const char *const proj[4] = {"projq", "projk", "projv", "proj"};
             lin *dst[4] = {&b->q, &b->k, &b->v, &b->cproj};
             for (int j = 0; j < 4; j++) {
                 snprintf(name, sizeof name, "%s.cross_attn.%s", p, proj[j]);
-                TRY(layer(ld, name, c->dec_dim, c->dec_dim, 0, 1, dst[j]));
+                WW_TRY(layer(ld, name, c->dec_dim, c->dec_dim, 0, 1, dst[j]));
             }
-            TRY(mlp_block(ld, p, "norm3", c->dec_dim, &b->n3, &b->fc1, &b->fc2));
+            WW_TRY(mlp_block(ld, p, "norm3", c->dec_dim, &b->n3, &b->fc1, &b->fc2));
         }
-        TRY(norm(ld, "dec_norm", c->dec_dim, &m->dec_norm));
+        WW_TRY(norm(ld, "dec_norm", c->dec_dim, &m->dec_norm));
     }
     dpt *d = &m->dpt;
     const int64_t F = c->feature_dim;
     for (int i = 0; i < 4; i++) {
         int64_t in = c->hooks[i] < c->enc_depth ? c->enc_dim : c->dec_dim, l = c->layer_dims[i];
         snprintf(name, sizeof name, "head.dpt.act_postprocess.%d.0", i);
-        TRY(layer(ld, name, l, in, 1, 1, &d->post[i]));
+        WW_TRY(layer(ld, name, l, in, 1, 1, &d->post[i]));
         snprintf(name, sizeof name, "head.dpt.act_postprocess.%d.1", i);
         if (i < 2)
-            TRY(layer_t(ld, name, l, i == 0 ? 4 : 2, &d->resize[i]));
+            WW_TRY(layer_t(ld, name, l, i == 0 ? 4 : 2, &d->resize[i]));
         else if (i == 3)
-            TRY(layer(ld, name, l, l, 3, 1, &d->resize[i]));
+            WW_TRY(layer(ld, name, l, l, 3, 1, &d->resize[i]));
         snprintf(name, sizeof name, "head.dpt.scratch.layer_rn.%d", i);
-        TRY(layer(ld, name, F, l, 3, 0, &d->rn[i]));
+        WW_TRY(layer(ld, name, F, l, 3, 0, &d->rn[i]));
         refine *r = &d->ref[i];
         lin *convs[4] = {&r->rcu1_c1, &r->rcu1_c2, &r->rcu2_c1, &r->rcu2_c2};
         for (int j = 0; j < 4; j++) {
             snprintf(name, sizeof name, "head.dpt.scratch.refinenet%d.resConfUnit%d.conv%d", i + 1,
                      j / 2 + 1, j % 2 + 1);
-            TRY(layer(ld, name, F, F, 3, 1, convs[j]));
+            WW_TRY(layer(ld, name, F, F, 3, 1, convs[j]));
         }
         snprintf(name, sizeof name, "head.dpt.scratch.refinenet%d.out_conv", i + 1);
-        TRY(layer(ld, name, F, F, 1, 1, &r->out));
+        WW_TRY(layer(ld, name, F, F, 1, 1, &r->out));
     }
     if (c->semseg) {
-        TRY(layer(ld, "head.dpt.head.0", F, F, 3, 0, &d->head[0]));
-        TRY(layer(ld, "head.dpt.head.4", c->out_channels, F, 1, 1, &d->head[1]));
+        WW_TRY(layer(ld, "head.dpt.head.0", F, F, 3, 0, &d->head[0]));
+        WW_TRY(layer(ld, "head.dpt.head.4", c->out_channels, F, 1, 1, &d->head[1]));
     } else {
-        TRY(layer(ld, "head.dpt.head.0", F / 2, F, 3, 1, &d->head[0]));
-        TRY(layer(ld, "head.dpt.head.2", c->head_hidden, F / 2, 3, 1, &d->head[1]));
-        TRY(layer(ld, "head.dpt.head.4", c->out_channels, c->head_hidden, 1, 1, &d->head[2]));
+        WW_TRY(layer(ld, "head.dpt.head.0", F / 2, F, 3, 1, &d->head[0]));
+        WW_TRY(layer(ld, "head.dpt.head.2", c->head_hidden, F / 2, 3, 1, &d->head[1]));
+        WW_TRY(layer(ld, "head.dpt.head.4", c->out_channels, c->head_hidden, 1, 1, &d->head[2]));
     }
     if (!ld->f)
         return WW_OK;
@@ -350,19 +343,19 @@ static ww_status load_config(loader *ld)
         return ww_set_error(ld->m->be, WW_ERR_INVALID,
                             "%s: metadata 'task' = '%s' (expected flow, depth or seg)", ld->path,
                             task);
-    TRY(meta_int(ld, "patch_size", 16, 16, 16, &c->patch));
-    TRY(meta_int(ld, "enc_embed_dim", -1, 4, 8192, &c->enc_dim));
-    TRY(meta_int(ld, "enc_depth", -1, 1, 256, &c->enc_depth));
-    TRY(meta_int(ld, "enc_num_heads", -1, 1, 256, &c->enc_heads));
+    WW_TRY(meta_int(ld, "patch_size", 16, 16, 16, &c->patch));
+    WW_TRY(meta_int(ld, "enc_embed_dim", -1, 4, 8192, &c->enc_dim));
+    WW_TRY(meta_int(ld, "enc_depth", -1, 1, 256, &c->enc_depth));
+    WW_TRY(meta_int(ld, "enc_num_heads", -1, 1, 256, &c->enc_heads));
     int binocular = c->task == WW_TASK_FLOW;
-    TRY(meta_int(ld, "dec_depth", binocular ? -1 : 0, binocular ? 1 : 0, 256, &c->dec_depth));
+    WW_TRY(meta_int(ld, "dec_depth", binocular ? -1 : 0, binocular ? 1 : 0, 256, &c->dec_depth));
     if (c->dec_depth) {
-        TRY(meta_int(ld, "dec_embed_dim", -1, 4, 8192, &c->dec_dim));
-        TRY(meta_int(ld, "dec_num_heads", -1, 1, 256, &c->dec_heads));
+        WW_TRY(meta_int(ld, "dec_embed_dim", -1, 4, 8192, &c->dec_dim));
+        WW_TRY(meta_int(ld, "dec_num_heads", -1, 1, 256, &c->dec_heads));
     }
-    TRY(meta_int(ld, "feature_dim", 256, 2, 4096, &c->feature_dim));
-    TRY(meta_int(ld, "head_hidden", 32, 1, 4096, &c->head_hidden));
-    TRY(meta_int(ld, "out_channels", -1, 1, 4096, &c->out_channels));
+    WW_TRY(meta_int(ld, "feature_dim", 256, 2, 4096, &c->feature_dim));
+    WW_TRY(meta_int(ld, "head_hidden", 32, 1, 4096, &c->head_hidden));
+    WW_TRY(meta_int(ld, "out_channels", -1, 1, 4096, &c->out_channels));
     const char *head = ww_st_meta(ld->f, "head");
     c->semseg = head ? !strcmp(head, "semseg") : c->task == WW_TASK_SEG;
     if (head && !c->semseg && strcmp(head, "regression"))
@@ -372,17 +365,17 @@ static ww_status load_config(loader *ld)
     double v[4];
     static const double dims[4] = {96, 192, 384, 768}, mean[3] = {0.485, 0.456, 0.406},
                         std[3] = {0.229, 0.224, 0.225};
-    TRY(meta_list(ld, "layer_dims", 4, dims, v));
+    WW_TRY(meta_list(ld, "layer_dims", 4, dims, v));
     for (int i = 0; i < 4; i++) {
         if (v[i] < 1 || v[i] > 8192 || v[i] != floor(v[i]))
             return ww_set_error(ld->m->be, WW_ERR_INVALID, "%s: layer_dims[%d] = %g", ld->path,
                                 i, v[i]);
         c->layer_dims[i] = (int)v[i];
     }
-    TRY(meta_list(ld, "mean", 3, mean, v));
+    WW_TRY(meta_list(ld, "mean", 3, mean, v));
     for (int i = 0; i < 3; i++)
         c->mean[i] = (float)v[i];
-    TRY(meta_list(ld, "std", 3, std, v));
+    WW_TRY(meta_list(ld, "std", 3, std, v));
     for (int i = 0; i < 3; i++)
         c->std[i] = (float)v[i];
     return config_finish(ld->m->be, ld->path, c);

@@ -118,13 +118,6 @@ static ww_status finish(ww_seq *s, ww_node *n, uint32_t params_size, int in_plac
     return ww_seq_append(s, n);
 }
 
-#define TRY(x)                                                                                     \
-    do {                                                                                           \
-        ww_status st_ = (x);                                                                       \
-        if (st_ != WW_OK)                                                                          \
-            return st_;                                                                            \
-    } while (0)
-
 /* Batch of an input that may broadcast: its size must be 1 or the output's. */
 static ww_status batch_stride(ww_seq *s, const char *op, const char *name, const ww_tensor *t,
                               int dim, int64_t batch, uint32_t *stride)
@@ -145,10 +138,10 @@ ww_status ww_gemm(ww_seq *s, const ww_tensor *a, const ww_tensor *b, const ww_te
                   const ww_tensor *c, unsigned flags)
 {
     const char *op = "gemm";
-    TRY(check(s, op, "a", a, WW_F32, 0));
-    TRY(check(s, op, "b", b, WW_F32, 0));
-    TRY(check(s, op, "c", c, WW_F32, 0));
-    TRY(check(s, op, "bias", bias, WW_F32, 1));
+    WW_TRY(check(s, op, "a", a, WW_F32, 0));
+    WW_TRY(check(s, op, "b", b, WW_F32, 0));
+    WW_TRY(check(s, op, "c", c, WW_F32, 0));
+    WW_TRY(check(s, op, "bias", bias, WW_F32, 1));
     const unsigned known = WW_GEMM_TRANS_A | WW_GEMM_TRANS_B | WW_GEMM_BIAS_ROW | WW_GEMM_GELU |
                            WW_GEMM_ACCUMULATE;
     if (flags & ~known)
@@ -168,7 +161,7 @@ ww_status ww_gemm(ww_seq *s, const ww_tensor *a, const ww_tensor *b, const ww_te
         return ww_set_error(s->be, WW_ERR_INVALID, "gemm: a has K = %lld but b has K = %lld",
                             (long long)K, (long long)Kb);
     int64_t batch = c->ne[2];
-    TRY(need_shape(s, op, "c", c, N, M, batch, 1));
+    WW_TRY(need_shape(s, op, "c", c, N, M, batch, 1));
     p->M = (uint32_t)M;
     p->N = (uint32_t)N;
     p->K = (uint32_t)K;
@@ -177,14 +170,14 @@ ww_status ww_gemm(ww_seq *s, const ww_tensor *a, const ww_tensor *b, const ww_te
     p->a_sk = (uint32_t)(ta ? a->nb[1] : a->nb[0]);
     p->b_sk = (uint32_t)(tb ? b->nb[0] : b->nb[1]);
     p->b_sn = (uint32_t)(tb ? b->nb[1] : b->nb[0]);
-    TRY(batch_stride(s, op, "a", a, 2, batch, &p->a_sb));
-    TRY(batch_stride(s, op, "b", b, 2, batch, &p->b_sb));
+    WW_TRY(batch_stride(s, op, "a", a, 2, batch, &p->a_sb));
+    WW_TRY(batch_stride(s, op, "b", b, 2, batch, &p->b_sb));
     p->c_sm = (uint32_t)c->nb[1];
     p->c_sb = (uint32_t)c->nb[2];
     p->flags = flags;
     if (bias && bias->buf) {
         int64_t want = (flags & WW_GEMM_BIAS_ROW) ? M : N;
-        TRY(need_contiguous(s, op, "bias", bias));
+        WW_TRY(need_contiguous(s, op, "bias", bias));
         if (ww_tensor_nelements(bias) != want)
             return ww_set_error(s->be, WW_ERR_INVALID, "gemm: bias has %lld values, expected %lld",
                                 (long long)ww_tensor_nelements(bias), (long long)want);
@@ -201,10 +194,10 @@ ww_status ww_layernorm(ww_seq *s, const ww_tensor *x, const ww_tensor *w, const 
                        float eps, const ww_tensor *y)
 {
     const char *op = "layernorm";
-    TRY(check(s, op, "x", x, WW_F32, 0));
-    TRY(check(s, op, "w", w, WW_F32, 0));
-    TRY(check(s, op, "b", b, WW_F32, 0));
-    TRY(check(s, op, "y", y, WW_F32, 0));
+    WW_TRY(check(s, op, "x", x, WW_F32, 0));
+    WW_TRY(check(s, op, "w", w, WW_F32, 0));
+    WW_TRY(check(s, op, "b", b, WW_F32, 0));
+    WW_TRY(check(s, op, "y", y, WW_F32, 0));
     int64_t D = x->ne[0], rows = x->ne[1] * x->ne[2] * x->ne[3];
     /* Rows are addressed with one stride: dims 1..3 must be packed over each other. */
     if (x->nb[0] != 1 || y->nb[0] != 1 || x->nb[2] != x->nb[1] * x->ne[1] ||
@@ -213,9 +206,9 @@ ww_status ww_layernorm(ww_seq *s, const ww_tensor *x, const ww_tensor *w, const 
         return ww_set_error(s->be, WW_ERR_INVALID,
                             "layernorm: x and y must be rows of D contiguous values with one "
                             "row stride");
-    TRY(need_shape(s, op, "y", y, x->ne[0], x->ne[1], x->ne[2], x->ne[3]));
-    TRY(need_contiguous(s, op, "w", w));
-    TRY(need_contiguous(s, op, "b", b));
+    WW_TRY(need_shape(s, op, "y", y, x->ne[0], x->ne[1], x->ne[2], x->ne[3]));
+    WW_TRY(need_contiguous(s, op, "w", w));
+    WW_TRY(need_contiguous(s, op, "b", b));
     if (ww_tensor_nelements(w) != D || ww_tensor_nelements(b) != D)
         return ww_set_error(s->be, WW_ERR_INVALID, "layernorm: w and b need %lld values",
                             (long long)D);
@@ -239,14 +232,14 @@ ww_status ww_layernorm(ww_seq *s, const ww_tensor *x, const ww_tensor *w, const 
 static ww_status eltwise(ww_seq *s, const char *op, uint32_t code, const ww_tensor *a,
                          const ww_tensor *b, const ww_tensor *y)
 {
-    TRY(check(s, op, "a", a, WW_F32, 0));
-    TRY(check(s, op, "b", b, WW_F32, 0));
-    TRY(check(s, op, "y", y, WW_F32, 0));
-    TRY(need_contiguous(s, op, "a", a));
-    TRY(need_contiguous(s, op, "b", b));
-    TRY(need_contiguous(s, op, "y", y));
-    TRY(need_shape(s, op, "y", y, a->ne[0], a->ne[1], a->ne[2], a->ne[3]));
-    TRY(need_shape(s, op, "b", b, a->ne[0], a->ne[1], a->ne[2], a->ne[3]));
+    WW_TRY(check(s, op, "a", a, WW_F32, 0));
+    WW_TRY(check(s, op, "b", b, WW_F32, 0));
+    WW_TRY(check(s, op, "y", y, WW_F32, 0));
+    WW_TRY(need_contiguous(s, op, "a", a));
+    WW_TRY(need_contiguous(s, op, "b", b));
+    WW_TRY(need_contiguous(s, op, "y", y));
+    WW_TRY(need_shape(s, op, "y", y, a->ne[0], a->ne[1], a->ne[2], a->ne[3]));
+    WW_TRY(need_shape(s, op, "b", b, a->ne[0], a->ne[1], a->ne[2], a->ne[3]));
     ww_node n = {.op = WW_OP_ELTWISE};
     n.p.eltwise.n = (uint32_t)ww_tensor_nelements(a);
     n.p.eltwise.op = code;
@@ -280,20 +273,20 @@ ww_status ww_rope2d(ww_seq *s, const ww_tensor *x, const ww_tensor *pos, const w
                     int inverse)
 {
     const char *op = "rope2d";
-    TRY(check(s, op, "x", x, WW_F32, 0));
-    TRY(check(s, op, "pos", pos, WW_U32, 0));
-    TRY(check(s, op, "table", table, WW_F32, 0));
+    WW_TRY(check(s, op, "x", x, WW_F32, 0));
+    WW_TRY(check(s, op, "pos", pos, WW_U32, 0));
+    WW_TRY(check(s, op, "table", table, WW_F32, 0));
     int64_t Dh = x->ne[0], H = x->ne[1], N = x->ne[2], B = x->ne[3];
     if (x->nb[0] != 1 || Dh % 4)
         return ww_set_error(s->be, WW_ERR_INVALID,
                             "rope2d: head dim %lld must be a multiple of 4 with unit stride",
                             (long long)Dh);
-    TRY(need_contiguous(s, op, "pos", pos));
+    WW_TRY(need_contiguous(s, op, "pos", pos));
     if (pos->ne[0] != 2 || pos->ne[1] != N || pos->ne[3] != 1 ||
         (pos->ne[2] != 1 && pos->ne[2] != B))
         return ww_set_error(s->be, WW_ERR_INVALID, "rope2d: pos must be [B or 1, %lld, 2]",
                             (long long)N);
-    TRY(need_contiguous(s, op, "table", table));
+    WW_TRY(need_contiguous(s, op, "table", table));
     if (table->ne[0] != 2 || table->ne[1] != Dh / 4 || table->ne[3] != 1 || table->ne[2] < 1)
         return ww_set_error(s->be, WW_ERR_INVALID,
                             "rope2d: table must be [max_pos, %lld, 2] (from ww_rope_table)",
@@ -350,7 +343,7 @@ ww_status ww_rope_table(ww_arena *a, int head_dim, int max_pos, double base, ww_
 static ww_status attention_view(ww_seq *s, const char *name, const ww_tensor *t, int64_t Dh,
                                 int64_t H, int64_t Ntok, int64_t B, int broadcast, uint32_t st[3])
 {
-    TRY(check(s, "attention", name, t, WW_F32, 0));
+    WW_TRY(check(s, "attention", name, t, WW_F32, 0));
     if (t->nb[0] != 1)
         return ww_set_error(s->be, WW_ERR_INVALID,
                             "attention: tensor '%s' needs unit stride along the head dim", name);
@@ -371,19 +364,19 @@ static ww_status attention_view(ww_seq *s, const char *name, const ww_tensor *t,
 ww_status ww_attention(ww_seq *s, const ww_tensor *q, const ww_tensor *k, const ww_tensor *v,
                        float scale, const ww_tensor *o, const ww_tensor *lse)
 {
-    TRY(check(s, "attention", "q", q, WW_F32, 0));
+    WW_TRY(check(s, "attention", "q", q, WW_F32, 0));
     int64_t Dh = q->ne[0], H = q->ne[1], Nq = q->ne[2], B = q->ne[3];
     ww_node n = {.op = WW_OP_ATTENTION};
     ww_attention_params *p = &n.p.attention;
     uint32_t st[3];
-    TRY(attention_view(s, "q", q, Dh, H, Nq, B, 0, st));
+    WW_TRY(attention_view(s, "q", q, Dh, H, Nq, B, 0, st));
     p->q_st = st[0], p->q_sh = st[1], p->q_sb = st[2];
-    TRY(attention_view(s, "k", k, Dh, H, 0, B, 1, st));
+    WW_TRY(attention_view(s, "k", k, Dh, H, 0, B, 1, st));
     p->k_st = st[0], p->k_sh = st[1], p->k_sb = st[2];
     int64_t Nk = k->ne[2];
-    TRY(attention_view(s, "v", v, Dh, H, Nk, B, 1, st));
+    WW_TRY(attention_view(s, "v", v, Dh, H, Nk, B, 1, st));
     p->v_st = st[0], p->v_sh = st[1], p->v_sb = st[2];
-    TRY(attention_view(s, "o", o, Dh, H, Nq, B, 0, st));
+    WW_TRY(attention_view(s, "o", o, Dh, H, Nq, B, 0, st));
     p->o_st = st[0], p->o_sh = st[1], p->o_sb = st[2];
     if (Dh % 4 || Dh > 256)
         return ww_set_error(s->be, WW_ERR_INVALID,
@@ -391,10 +384,10 @@ ww_status ww_attention(ww_seq *s, const ww_tensor *q, const ww_tensor *k, const 
                             (long long)Dh);
     if (!isfinite(scale))
         return ww_set_error(s->be, WW_ERR_INVALID, "attention: scale is not finite");
-    TRY(check(s, "attention", "lse", lse, WW_F32, 1));
+    WW_TRY(check(s, "attention", "lse", lse, WW_F32, 1));
     if (lse && lse->buf) {
-        TRY(need_contiguous(s, "attention", "lse", lse));
-        TRY(need_shape(s, "attention", "lse", lse, Nq, H, B, 1));
+        WW_TRY(need_contiguous(s, "attention", "lse", lse));
+        WW_TRY(need_shape(s, "attention", "lse", lse, Nq, H, B, 1));
         p->has_lse = 1;
     }
     p->Dh = (uint32_t)Dh;
@@ -414,16 +407,16 @@ ww_status ww_attention(ww_seq *s, const ww_tensor *q, const ww_tensor *k, const 
 ww_status ww_patchify(ww_seq *s, const ww_tensor *img, int patch, const ww_tensor *out)
 {
     const char *op = "patchify";
-    TRY(check(s, op, "img", img, WW_F32, 0));
-    TRY(check(s, op, "out", out, WW_F32, 0));
-    TRY(need_contiguous(s, op, "img", img));
-    TRY(need_contiguous(s, op, "out", out));
+    WW_TRY(check(s, op, "img", img, WW_F32, 0));
+    WW_TRY(check(s, op, "out", out, WW_F32, 0));
+    WW_TRY(need_contiguous(s, op, "img", img));
+    WW_TRY(need_contiguous(s, op, "out", out));
     int64_t W = img->ne[0], H = img->ne[1], C = img->ne[2], B = img->ne[3];
     if (patch < 1 || H % patch || W % patch)
         return ww_set_error(s->be, WW_ERR_INVALID,
                             "patchify: image %lldx%lld is not a multiple of the patch size %d",
                             (long long)W, (long long)H, patch);
-    TRY(need_shape(s, op, "out", out, C * patch * patch, (H / patch) * (W / patch), B, 1));
+    WW_TRY(need_shape(s, op, "out", out, C * patch * patch, (H / patch) * (W / patch), B, 1));
     ww_node n = {.op = WW_OP_PATCHIFY};
     n.p.patchify = (ww_patchify_params){.C = (uint32_t)C, .H = (uint32_t)H, .W = (uint32_t)W,
                                         .p = (uint32_t)patch, .B = (uint32_t)B};
@@ -436,13 +429,13 @@ ww_status ww_conv2d(ww_seq *s, const ww_tensor *x, const ww_tensor *w, const ww_
                     int stride, int pad, const ww_tensor *y, unsigned flags)
 {
     const char *op = "conv2d";
-    TRY(check(s, op, "x", x, WW_F32, 0));
-    TRY(check(s, op, "w", w, WW_F32, 0));
-    TRY(check(s, op, "y", y, WW_F32, 0));
-    TRY(check(s, op, "bias", bias, WW_F32, 1));
-    TRY(need_contiguous(s, op, "x", x));
-    TRY(need_contiguous(s, op, "w", w));
-    TRY(need_contiguous(s, op, "y", y));
+    WW_TRY(check(s, op, "x", x, WW_F32, 0));
+    WW_TRY(check(s, op, "w", w, WW_F32, 0));
+    WW_TRY(check(s, op, "y", y, WW_F32, 0));
+    WW_TRY(check(s, op, "bias", bias, WW_F32, 1));
+    WW_TRY(need_contiguous(s, op, "x", x));
+    WW_TRY(need_contiguous(s, op, "w", w));
+    WW_TRY(need_contiguous(s, op, "y", y));
     const unsigned known = WW_CONV_RELU_IN | WW_CONV_RELU_OUT | WW_CONV_ACCUMULATE;
     if (flags & ~known)
         return ww_set_error(s->be, WW_ERR_INVALID, "conv2d: unknown flags 0x%x", flags & ~known);
@@ -457,7 +450,7 @@ ww_status ww_conv2d(ww_seq *s, const ww_tensor *x, const ww_tensor *w, const ww_
                             "conv2d: stride %d / pad %d do not fit kernel %lld on %lldx%lld",
                             stride, pad, (long long)k, (long long)W, (long long)H);
     int64_t Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
-    TRY(need_shape(s, op, "y", y, Wo, Ho, Cout, B));
+    WW_TRY(need_shape(s, op, "y", y, Wo, Ho, Cout, B));
     ww_node n = {.op = WW_OP_CONV2D};
     ww_conv2d_params *p = &n.p.conv2d;
     *p = (ww_conv2d_params){.Cin = (uint32_t)Cin, .H = (uint32_t)H, .W = (uint32_t)W,
@@ -465,7 +458,7 @@ ww_status ww_conv2d(ww_seq *s, const ww_tensor *x, const ww_tensor *w, const ww_
                             .k = (uint32_t)k, .stride = (uint32_t)stride, .pad = (uint32_t)pad,
                             .B = (uint32_t)B, .flags = flags};
     if (bias && bias->buf) {
-        TRY(need_contiguous(s, op, "bias", bias));
+        WW_TRY(need_contiguous(s, op, "bias", bias));
         if (ww_tensor_nelements(bias) != Cout)
             return ww_set_error(s->be, WW_ERR_INVALID, "conv2d: bias needs %lld values",
                                 (long long)Cout);
@@ -482,26 +475,26 @@ ww_status ww_conv_transpose2d(ww_seq *s, const ww_tensor *x, const ww_tensor *w,
                               const ww_tensor *bias, const ww_tensor *y)
 {
     const char *op = "conv_transpose2d";
-    TRY(check(s, op, "x", x, WW_F32, 0));
-    TRY(check(s, op, "w", w, WW_F32, 0));
-    TRY(check(s, op, "y", y, WW_F32, 0));
-    TRY(check(s, op, "bias", bias, WW_F32, 1));
-    TRY(need_contiguous(s, op, "x", x));
-    TRY(need_contiguous(s, op, "w", w));
-    TRY(need_contiguous(s, op, "y", y));
+    WW_TRY(check(s, op, "x", x, WW_F32, 0));
+    WW_TRY(check(s, op, "w", w, WW_F32, 0));
+    WW_TRY(check(s, op, "y", y, WW_F32, 0));
+    WW_TRY(check(s, op, "bias", bias, WW_F32, 1));
+    WW_TRY(need_contiguous(s, op, "x", x));
+    WW_TRY(need_contiguous(s, op, "w", w));
+    WW_TRY(need_contiguous(s, op, "y", y));
     int64_t W = x->ne[0], H = x->ne[1], Cin = x->ne[2], B = x->ne[3];
     int64_t k = w->ne[0], Cout = w->ne[2];
     if (w->ne[1] != k || w->ne[3] != Cin)
         return ww_set_error(s->be, WW_ERR_INVALID,
                             "conv_transpose2d: weight must be [%lld, Cout, k, k]",
                             (long long)Cin);
-    TRY(need_shape(s, op, "y", y, W * k, H * k, Cout, B));
+    WW_TRY(need_shape(s, op, "y", y, W * k, H * k, Cout, B));
     ww_node n = {.op = WW_OP_CONVT};
     ww_convt_params *p = &n.p.convt;
     *p = (ww_convt_params){.Cin = (uint32_t)Cin, .H = (uint32_t)H, .W = (uint32_t)W,
                            .Cout = (uint32_t)Cout, .k = (uint32_t)k, .B = (uint32_t)B};
     if (bias && bias->buf) {
-        TRY(need_contiguous(s, op, "bias", bias));
+        WW_TRY(need_contiguous(s, op, "bias", bias));
         if (ww_tensor_nelements(bias) != Cout)
             return ww_set_error(s->be, WW_ERR_INVALID, "conv_transpose2d: bias needs %lld values",
                                 (long long)Cout);
@@ -517,11 +510,11 @@ ww_status ww_conv_transpose2d(ww_seq *s, const ww_tensor *x, const ww_tensor *w,
 ww_status ww_resize_bilinear(ww_seq *s, const ww_tensor *x, const ww_tensor *y)
 {
     const char *op = "resize";
-    TRY(check(s, op, "x", x, WW_F32, 0));
-    TRY(check(s, op, "y", y, WW_F32, 0));
-    TRY(need_contiguous(s, op, "x", x));
-    TRY(need_contiguous(s, op, "y", y));
-    TRY(need_shape(s, op, "y", y, y->ne[0], y->ne[1], x->ne[2], x->ne[3]));
+    WW_TRY(check(s, op, "x", x, WW_F32, 0));
+    WW_TRY(check(s, op, "y", y, WW_F32, 0));
+    WW_TRY(need_contiguous(s, op, "x", x));
+    WW_TRY(need_contiguous(s, op, "y", y));
+    WW_TRY(need_shape(s, op, "y", y, y->ne[0], y->ne[1], x->ne[2], x->ne[3]));
     ww_node n = {.op = WW_OP_RESIZE};
     n.p.resize = (ww_resize_params){.W = (uint32_t)x->ne[0], .H = (uint32_t)x->ne[1],
                                     .Wo = (uint32_t)y->ne[0], .Ho = (uint32_t)y->ne[1],
@@ -534,11 +527,11 @@ ww_status ww_resize_bilinear(ww_seq *s, const ww_tensor *x, const ww_tensor *y)
 ww_status ww_softmax_channels(ww_seq *s, const ww_tensor *x, const ww_tensor *y)
 {
     const char *op = "softmax_channels";
-    TRY(check(s, op, "x", x, WW_F32, 0));
-    TRY(check(s, op, "y", y, WW_F32, 0));
-    TRY(need_contiguous(s, op, "x", x));
-    TRY(need_contiguous(s, op, "y", y));
-    TRY(need_shape(s, op, "y", y, x->ne[0], x->ne[1], x->ne[2], x->ne[3]));
+    WW_TRY(check(s, op, "x", x, WW_F32, 0));
+    WW_TRY(check(s, op, "y", y, WW_F32, 0));
+    WW_TRY(need_contiguous(s, op, "x", x));
+    WW_TRY(need_contiguous(s, op, "y", y));
+    WW_TRY(need_shape(s, op, "y", y, x->ne[0], x->ne[1], x->ne[2], x->ne[3]));
     ww_node n = {.op = WW_OP_CHANNELS};
     n.p.channels = (ww_channels_params){.C = (uint32_t)x->ne[2],
                                         .HW = (uint32_t)(x->ne[0] * x->ne[1]),
@@ -553,19 +546,19 @@ ww_status ww_argmax_channels(ww_seq *s, const ww_tensor *x, const ww_tensor *ids
                              const ww_tensor *conf)
 {
     const char *op = "argmax_channels";
-    TRY(check(s, op, "x", x, WW_F32, 0));
-    TRY(check(s, op, "ids", ids, WW_U32, 0));
-    TRY(check(s, op, "conf", conf, WW_F32, 1));
-    TRY(need_contiguous(s, op, "x", x));
-    TRY(need_contiguous(s, op, "ids", ids));
-    TRY(need_shape(s, op, "ids", ids, x->ne[0], x->ne[1], x->ne[3], 1));
+    WW_TRY(check(s, op, "x", x, WW_F32, 0));
+    WW_TRY(check(s, op, "ids", ids, WW_U32, 0));
+    WW_TRY(check(s, op, "conf", conf, WW_F32, 1));
+    WW_TRY(need_contiguous(s, op, "x", x));
+    WW_TRY(need_contiguous(s, op, "ids", ids));
+    WW_TRY(need_shape(s, op, "ids", ids, x->ne[0], x->ne[1], x->ne[3], 1));
     ww_node n = {.op = WW_OP_CHANNELS};
     n.p.channels = (ww_channels_params){.C = (uint32_t)x->ne[2],
                                         .HW = (uint32_t)(x->ne[0] * x->ne[1]),
                                         .B = (uint32_t)x->ne[3], .mode = WW_CHAN_ARGMAX};
     if (conf && conf->buf) {
-        TRY(need_contiguous(s, op, "conf", conf));
-        TRY(need_shape(s, op, "conf", conf, x->ne[0], x->ne[1], x->ne[3], 1));
+        WW_TRY(need_contiguous(s, op, "conf", conf));
+        WW_TRY(need_shape(s, op, "conf", conf, x->ne[0], x->ne[1], x->ne[3], 1));
         n.p.channels.has_conf = 1;
     }
     bind(&n, 0, x, 0);
@@ -636,10 +629,10 @@ ww_status ww_preprocess(ww_seq *s, const ww_tensor *src, const ww_image_layout *
     const char *op = "preprocess";
     static const float imagenet_mean[3] = {0.485f, 0.456f, 0.406f};
     static const float imagenet_std[3] = {0.229f, 0.224f, 0.225f};
-    TRY(check(s, op, "src", src, WW_U8, 0));
-    TRY(check(s, op, "y", y, WW_F32, 0));
-    TRY(need_contiguous(s, op, "src", src));
-    TRY(need_contiguous(s, op, "y", y));
+    WW_TRY(check(s, op, "src", src, WW_U8, 0));
+    WW_TRY(check(s, op, "y", y, WW_F32, 0));
+    WW_TRY(need_contiguous(s, op, "src", src));
+    WW_TRY(need_contiguous(s, op, "y", y));
     if (!l || (unsigned)l->format >= WW_FMT_COUNT || l->width < 1 || l->height < 1)
         return ww_set_error(s->be, WW_ERR_INVALID, "preprocess: bad image layout");
     static const int min_stride[WW_FMT_COUNT] = {4, 4, 4, 4, 3, 3, 1, 1};
@@ -682,18 +675,18 @@ ww_status ww_preprocess(ww_seq *s, const ww_tensor *src, const ww_image_layout *
 static ww_status rows(ww_seq *s, const char *op, uint32_t mode, const ww_tensor *x,
                       const ww_tensor *idx, const ww_tensor *y)
 {
-    TRY(check(s, op, "x", x, WW_F32, 0));
-    TRY(check(s, op, "idx", idx, WW_U32, 0));
-    TRY(check(s, op, "y", y, WW_F32, 0));
-    TRY(need_contiguous(s, op, "x", x));
-    TRY(need_contiguous(s, op, "idx", idx));
-    TRY(need_contiguous(s, op, "y", y));
+    WW_TRY(check(s, op, "x", x, WW_F32, 0));
+    WW_TRY(check(s, op, "idx", idx, WW_U32, 0));
+    WW_TRY(check(s, op, "y", y, WW_F32, 0));
+    WW_TRY(need_contiguous(s, op, "x", x));
+    WW_TRY(need_contiguous(s, op, "idx", idx));
+    WW_TRY(need_contiguous(s, op, "y", y));
     const ww_tensor *sel = mode == WW_ROWS_GATHER ? y : x, *all = mode == WW_ROWS_GATHER ? x : y;
     int64_t D = all->ne[0], N = all->ne[1], B = all->ne[2], nsel = idx->ne[0];
     if (all->ne[3] != 1 || idx->ne[2] != 1 || idx->ne[3] != 1 || (idx->ne[1] != 1 && idx->ne[1] != B))
         return ww_set_error(s->be, WW_ERR_INVALID, "%s: idx must be [B or 1, n], rows [B, N, D]",
                             op);
-    TRY(need_shape(s, op, mode == WW_ROWS_GATHER ? "y" : "x", sel, D, nsel, B, 1));
+    WW_TRY(need_shape(s, op, mode == WW_ROWS_GATHER ? "y" : "x", sel, D, nsel, B, 1));
     ww_node n = {.op = WW_OP_ROWS};
     n.p.rows = (ww_rows_params){.D = (uint32_t)D, .n = (uint32_t)nsel, .N = (uint32_t)N,
                                 .B = (uint32_t)B,
@@ -717,8 +710,8 @@ ww_status ww_scatter_rows(ww_seq *s, const ww_tensor *x, const ww_tensor *idx, c
 
 ww_status ww_probe_fma(ww_seq *s, const ww_tensor *y, int iters)
 {
-    TRY(check(s, "probe_fma", "y", y, WW_F32, 0));
-    TRY(need_contiguous(s, "probe_fma", "y", y));
+    WW_TRY(check(s, "probe_fma", "y", y, WW_F32, 0));
+    WW_TRY(need_contiguous(s, "probe_fma", "y", y));
     if (iters < 1)
         return ww_set_error(s->be, WW_ERR_INVALID, "probe_fma: iters %d < 1", iters);
     ww_node n = {.op = WW_OP_PROBE};
@@ -734,12 +727,12 @@ static ww_status colorize(ww_seq *s, const char *op, uint32_t mode, const ww_ten
                           ww_dtype xtype, int64_t planes, const char *table_name,
                           const ww_tensor *table, const ww_tensor *rgba, ww_node *n)
 {
-    TRY(check(s, op, mode == WW_COLORIZE_FLOW ? "flow" : mode == WW_COLORIZE_LABELS ? "ids" : "x",
+    WW_TRY(check(s, op, mode == WW_COLORIZE_FLOW ? "flow" : mode == WW_COLORIZE_LABELS ? "ids" : "x",
               x, xtype, 0));
-    TRY(check(s, op, "rgba", rgba, WW_U32, 0));
+    WW_TRY(check(s, op, "rgba", rgba, WW_U32, 0));
     if (table_name) {
-        TRY(check(s, op, table_name, table, WW_U32, 0));
-        TRY(need_contiguous(s, op, table_name, table));
+        WW_TRY(check(s, op, table_name, table, WW_U32, 0));
+        WW_TRY(need_contiguous(s, op, table_name, table));
     }
     int64_t W = x->ne[0], H = x->ne[1];
     if (x->ne[2] != planes || x->ne[3] != 1)
@@ -747,7 +740,7 @@ static ww_status colorize(ww_seq *s, const char *op, uint32_t mode, const ww_ten
                             "%lld, %lld] (slowest first)", op, planes == 2 ? "2, " : "",
                             (long long)x->ne[3], (long long)x->ne[2], (long long)x->ne[1],
                             (long long)W);
-    TRY(need_shape(s, op, "rgba", rgba, W, H, 1, 1));
+    WW_TRY(need_shape(s, op, "rgba", rgba, W, H, 1, 1));
     if (x->nb[0] != 1 || rgba->nb[0] != 1)
         return ww_set_error(s->be, WW_ERR_INVALID,
                             "%s: the input and rgba need unit stride along W", op);
@@ -771,7 +764,7 @@ ww_status ww_colorize_flow(ww_seq *s, const ww_tensor *flow, float max_flow,
                            const ww_tensor *rgba)
 {
     ww_node n;
-    TRY(colorize(s, "colorize_flow", WW_COLORIZE_FLOW, flow, WW_F32, 2, NULL, NULL, rgba, &n));
+    WW_TRY(colorize(s, "colorize_flow", WW_COLORIZE_FLOW, flow, WW_F32, 2, NULL, NULL, rgba, &n));
     float inv = (float)(1.0 / (double)max_flow);
     if (!(max_flow > 0.0f) || !isfinite(max_flow) || !isfinite(inv) || !(inv > 0.0f))
         return ww_set_error(s->be, WW_ERR_INVALID,
@@ -785,7 +778,7 @@ ww_status ww_colorize_scalar(ww_seq *s, const ww_tensor *x, float lo, float hi,
                              const ww_tensor *lut, const ww_tensor *rgba)
 {
     ww_node n;
-    TRY(colorize(s, "colorize_scalar", WW_COLORIZE_SCALAR, x, WW_F32, 1, "lut", lut, rgba, &n));
+    WW_TRY(colorize(s, "colorize_scalar", WW_COLORIZE_SCALAR, x, WW_F32, 1, "lut", lut, rgba, &n));
     if (n.p.colorize.n > (1u << 24)) /* entries are picked through a float */
         return ww_set_error(s->be, WW_ERR_INVALID, "colorize_scalar: lut has %u entries, at most "
                             "2^24 allowed", n.p.colorize.n);
@@ -806,7 +799,7 @@ ww_status ww_colorize_labels(ww_seq *s, const ww_tensor *ids, const ww_tensor *p
                              const ww_tensor *rgba)
 {
     ww_node n;
-    TRY(colorize(s, "colorize_labels", WW_COLORIZE_LABELS, ids, WW_U32, 1, "palette", palette,
+    WW_TRY(colorize(s, "colorize_labels", WW_COLORIZE_LABELS, ids, WW_U32, 1, "palette", palette,
                  rgba, &n));
     return finish(s, &n, sizeof n.p.colorize, 0);
 }

@@ -33,13 +33,6 @@ struct ww_runner {
     int have_output;
 };
 
-#define TRY(x)                                                                                     \
-    do {                                                                                           \
-        ww_status st_ = (x);                                                                       \
-        if (st_ != WW_OK)                                                                          \
-            return st_;                                                                            \
-    } while (0)
-
 static ww_tensor view(const ww_tensor *t, int64_t off, int64_t n0, int64_t n1, int64_t n2,
                       int64_t s1, int64_t s2)
 {
@@ -73,15 +66,15 @@ static ww_status self_attention(ww_runner *r, ww_seq *s, const lin *n1, const li
     int64_t N = r->N, Dh = dim / heads;
     ww_tensor x = mat(&r->x, N, dim), ln = mat(&r->ln, N, dim), q3 = mat(&r->qkv, N, 3 * dim);
     ww_tensor att = mat(&r->att, N, dim);
-    TRY(ww_layernorm(s, &x, &n1->w, &n1->b, LN_EPS, &ln));
-    TRY(ww_gemm(s, &ln, &qkv->w, &qkv->b, &q3, WW_GEMM_TRANS_B));
+    WW_TRY(ww_layernorm(s, &x, &n1->w, &n1->b, LN_EPS, &ln));
+    WW_TRY(ww_gemm(s, &ln, &qkv->w, &qkv->b, &q3, WW_GEMM_TRANS_B));
     ww_tensor q = view(&r->qkv, 0, Dh, heads, N, Dh, 3 * dim);
     ww_tensor k = view(&r->qkv, dim, Dh, heads, N, Dh, 3 * dim);
     ww_tensor v = view(&r->qkv, 2 * dim, Dh, heads, N, Dh, 3 * dim);
     ww_tensor o = view(&r->att, 0, Dh, heads, N, Dh, dim);
-    TRY(ww_rope2d(s, &q, &r->pos, table, 0));
-    TRY(ww_rope2d(s, &k, &r->pos, table, 0));
-    TRY(ww_attention(s, &q, &k, &v, 1.0f / sqrtf((float)Dh), &o, NULL));
+    WW_TRY(ww_rope2d(s, &q, &r->pos, table, 0));
+    WW_TRY(ww_rope2d(s, &k, &r->pos, table, 0));
+    WW_TRY(ww_attention(s, &q, &k, &v, 1.0f / sqrtf((float)Dh), &o, NULL));
     return ww_gemm(s, &att, &proj->w, &proj->b, &x, WW_GEMM_TRANS_B | WW_GEMM_ACCUMULATE);
 }
 
@@ -91,8 +84,8 @@ static ww_status mlp(ww_runner *r, ww_seq *s, const lin *n, const lin *fc1, cons
 {
     int64_t N = r->N;
     ww_tensor x = mat(&r->x, N, dim), ln = mat(&r->ln, N, dim), h = mat(&r->h, N, 4 * dim);
-    TRY(ww_layernorm(s, &x, &n->w, &n->b, LN_EPS, &ln));
-    TRY(ww_gemm(s, &ln, &fc1->w, &fc1->b, &h, WW_GEMM_TRANS_B | WW_GEMM_GELU));
+    WW_TRY(ww_layernorm(s, &x, &n->w, &n->b, LN_EPS, &ln));
+    WW_TRY(ww_gemm(s, &ln, &fc1->w, &fc1->b, &h, WW_GEMM_TRANS_B | WW_GEMM_GELU));
     return ww_gemm(s, &h, &fc2->w, &fc2->b, &x, WW_GEMM_TRANS_B | WW_GEMM_ACCUMULATE);
 }
 
@@ -102,21 +95,21 @@ static ww_status cross_attention(ww_runner *r, ww_seq *s, const dec_block *b, in
     int64_t N = r->N, Dh = dim / heads;
     ww_tensor x = mat(&r->x, N, dim), ln = mat(&r->ln, N, dim), f2 = mat(&r->f2, N, dim);
     ww_tensor yln = mat(&r->yln, N, dim), att = mat(&r->att, N, dim);
-    TRY(ww_layernorm(s, &f2, &b->ny.w, &b->ny.b, LN_EPS, &yln));
-    TRY(ww_layernorm(s, &x, &b->n2.w, &b->n2.b, LN_EPS, &ln));
+    WW_TRY(ww_layernorm(s, &f2, &b->ny.w, &b->ny.b, LN_EPS, &yln));
+    WW_TRY(ww_layernorm(s, &x, &b->n2.w, &b->n2.b, LN_EPS, &ln));
     ww_tensor q = view(&r->qkv, 0, dim, N, 1, 3 * dim, 3 * dim * N);
     ww_tensor k = view(&r->qkv, dim, dim, N, 1, 3 * dim, 3 * dim * N);
     ww_tensor v = view(&r->qkv, 2 * dim, dim, N, 1, 3 * dim, 3 * dim * N);
-    TRY(ww_gemm(s, &ln, &b->q.w, &b->q.b, &q, WW_GEMM_TRANS_B));
-    TRY(ww_gemm(s, &yln, &b->k.w, &b->k.b, &k, WW_GEMM_TRANS_B));
-    TRY(ww_gemm(s, &yln, &b->v.w, &b->v.b, &v, WW_GEMM_TRANS_B));
+    WW_TRY(ww_gemm(s, &ln, &b->q.w, &b->q.b, &q, WW_GEMM_TRANS_B));
+    WW_TRY(ww_gemm(s, &yln, &b->k.w, &b->k.b, &k, WW_GEMM_TRANS_B));
+    WW_TRY(ww_gemm(s, &yln, &b->v.w, &b->v.b, &v, WW_GEMM_TRANS_B));
     ww_tensor qh = view(&r->qkv, 0, Dh, heads, N, Dh, 3 * dim);
     ww_tensor kh = view(&r->qkv, dim, Dh, heads, N, Dh, 3 * dim);
     ww_tensor vh = view(&r->qkv, 2 * dim, Dh, heads, N, Dh, 3 * dim);
     ww_tensor o = view(&r->att, 0, Dh, heads, N, Dh, dim);
-    TRY(ww_rope2d(s, &qh, &r->pos, &r->table_dec, 0));
-    TRY(ww_rope2d(s, &kh, &r->pos, &r->table_dec, 0));
-    TRY(ww_attention(s, &qh, &kh, &vh, 1.0f / sqrtf((float)Dh), &o, NULL));
+    WW_TRY(ww_rope2d(s, &qh, &r->pos, &r->table_dec, 0));
+    WW_TRY(ww_rope2d(s, &kh, &r->pos, &r->table_dec, 0));
+    WW_TRY(ww_attention(s, &qh, &kh, &vh, 1.0f / sqrtf((float)Dh), &o, NULL));
     return ww_gemm(s, &att, &b->cproj.w, &b->cproj.b, &x, WW_GEMM_TRANS_B | WW_GEMM_ACCUMULATE);
 }
 
@@ -136,19 +129,19 @@ static ww_status record_encoder(ww_runner *r, ww_seq *s, int slot)
     const ww_model_config *c = &m->cfg;
     int64_t N = r->N, D = c->enc_dim, P = c->patch;
     ww_tensor img = map(&r->img[slot], 3, r->Hp, r->Wp);
-    TRY(ww_preprocess(s, &r->src[slot], &r->layout, c->mean, c->std, &img));
+    WW_TRY(ww_preprocess(s, &r->src[slot], &r->layout, c->mean, c->std, &img));
     ww_tensor patches = mat(&r->patches, N, 3 * P * P), x = mat(&r->x, N, D);
     ww_tensor w = mat(&m->patch.w, D, 3 * P * P);
-    TRY(ww_patchify(s, &img, (int)P, &patches));
-    TRY(ww_gemm(s, &patches, &w, &m->patch.b, &x, WW_GEMM_TRANS_B));
+    WW_TRY(ww_patchify(s, &img, (int)P, &patches));
+    WW_TRY(ww_gemm(s, &patches, &w, &m->patch.b, &x, WW_GEMM_TRANS_B));
     for (int i = 0; i < c->enc_depth; i++) {
         const enc_block *b = &m->enc[i];
-        TRY(self_attention(r, s, &b->n1, &b->qkv, &b->proj, (int)D, c->enc_heads, &r->table_enc));
-        TRY(mlp(r, s, &b->n2, &b->fc1, &b->fc2, (int)D));
+        WW_TRY(self_attention(r, s, &b->n1, &b->qkv, &b->proj, (int)D, c->enc_heads, &r->table_enc));
+        WW_TRY(mlp(r, s, &b->n2, &b->fc1, &b->fc2, (int)D));
         int hk = hook_of(c, i);
         if (hk >= 0 && i < c->enc_depth - 1) {
             ww_tensor dst = mat(r->binocular ? &r->enc_hook[slot][hk] : &r->hook_copy[hk], N, D);
-            TRY(ww_copy(s, &x, &dst));
+            WW_TRY(ww_copy(s, &x, &dst));
         }
     }
     ww_tensor out = mat(&r->enc_out[slot], N, D);
@@ -163,18 +156,18 @@ static ww_status record_decoder(ww_runner *r, ww_seq *s, int f1, int f2)
     int64_t N = r->N, D = c->enc_dim, Dd = c->dec_dim;
     ww_tensor e1 = mat(&r->enc_out[f1], N, D), e2 = mat(&r->enc_out[f2], N, D);
     ww_tensor x = mat(&r->x, N, Dd), y = mat(&r->f2, N, Dd);
-    TRY(ww_gemm(s, &e1, &m->dec_embed.w, &m->dec_embed.b, &x, WW_GEMM_TRANS_B));
-    TRY(ww_gemm(s, &e2, &m->dec_embed.w, &m->dec_embed.b, &y, WW_GEMM_TRANS_B));
+    WW_TRY(ww_gemm(s, &e1, &m->dec_embed.w, &m->dec_embed.b, &x, WW_GEMM_TRANS_B));
+    WW_TRY(ww_gemm(s, &e2, &m->dec_embed.w, &m->dec_embed.b, &y, WW_GEMM_TRANS_B));
     for (int i = 0; i < c->dec_depth; i++) {
         const dec_block *b = &m->dec[i];
-        TRY(self_attention(r, s, &b->n1, &b->qkv, &b->proj, (int)Dd, c->dec_heads,
+        WW_TRY(self_attention(r, s, &b->n1, &b->qkv, &b->proj, (int)Dd, c->dec_heads,
                            &r->table_dec));
-        TRY(cross_attention(r, s, b, (int)Dd, c->dec_heads));
-        TRY(mlp(r, s, &b->n3, &b->fc1, &b->fc2, (int)Dd));
+        WW_TRY(cross_attention(r, s, b, (int)Dd, c->dec_heads));
+        WW_TRY(mlp(r, s, &b->n3, &b->fc1, &b->fc2, (int)Dd));
         int hk = hook_of(c, c->enc_depth + i);
         if (hk >= 0 && i < c->dec_depth - 1) {
             ww_tensor dst = mat(&r->hook_copy[hk], N, Dd);
-            TRY(ww_copy(s, &x, &dst));
+            WW_TRY(ww_copy(s, &x, &dst));
         }
     }
     ww_tensor out = mat(&r->dec_out, N, Dd);
@@ -195,7 +188,7 @@ static void level_size(const ww_runner *r, int i, int64_t *h, int64_t *w)
 static ww_status rcu(ww_seq *s, const lin *c1, const lin *c2, const ww_tensor *x,
                      const ww_tensor *tmp)
 {
-    TRY(ww_conv2d(s, x, &c1->w, &c1->b, 1, 1, tmp, WW_CONV_RELU_IN));
+    WW_TRY(ww_conv2d(s, x, &c1->w, &c1->b, 1, 1, tmp, WW_CONV_RELU_IN));
     return ww_conv2d(s, tmp, &c2->w, &c2->b, 1, 1, x, WW_CONV_RELU_IN | WW_CONV_ACCUMULATE);
 }
 
@@ -212,18 +205,18 @@ static ww_status record_dpt(ww_runner *r, ww_seq *s, const ww_tensor hooks[4])
         /* Conv1x1 over the token grid: [l, C] x [N, C]^T = [l, N], i.e. the map [l, gh, gw]. */
         ww_tensor tokens = mat(&hooks[i], N, in), wpost = mat(&d->post[i].w, l, in);
         ww_tensor a = map(&r->act[i], l, r->gh, r->gw), am = mat(&r->act[i], l, N);
-        TRY(ww_gemm(s, &wpost, &tokens, &d->post[i].b, &am, WW_GEMM_TRANS_B | WW_GEMM_BIAS_ROW));
+        WW_TRY(ww_gemm(s, &wpost, &tokens, &d->post[i].b, &am, WW_GEMM_TRANS_B | WW_GEMM_BIAS_ROW));
         ww_tensor lay = map(&r->lay[i], F, h, w);
         if (i == 2) {
-            TRY(ww_conv2d(s, &a, &d->rn[i].w, NULL, 1, 1, &lay, 0));
+            WW_TRY(ww_conv2d(s, &a, &d->rn[i].w, NULL, 1, 1, &lay, 0));
             continue;
         }
         ww_tensor resized = map(&r->res[i], l, h, w);
         if (i < 2)
-            TRY(ww_conv_transpose2d(s, &a, &d->resize[i].w, &d->resize[i].b, &resized));
+            WW_TRY(ww_conv_transpose2d(s, &a, &d->resize[i].w, &d->resize[i].b, &resized));
         else
-            TRY(ww_conv2d(s, &a, &d->resize[i].w, &d->resize[i].b, 2, 1, &resized, 0));
-        TRY(ww_conv2d(s, &resized, &d->rn[i].w, NULL, 1, 1, &lay, 0));
+            WW_TRY(ww_conv2d(s, &a, &d->resize[i].w, &d->resize[i].b, 2, 1, &resized, 0));
+        WW_TRY(ww_conv2d(s, &resized, &d->rn[i].w, NULL, 1, 1, &lay, 0));
     }
     /* path4 = refinenet4(layer4); path_i = refinenet_i(path_{i+1}, layer_i). */
     for (int i = 3; i >= 0; i--) {
@@ -233,27 +226,27 @@ static ww_status record_dpt(ww_runner *r, ww_seq *s, const ww_tensor hooks[4])
         ww_tensor lay = map(&r->lay[i], F, h, w), tmp = map(&r->tmp[i], F, h, w);
         if (i < 3) {
             ww_tensor prev = map(&r->path[i + 1], F, h, w);
-            TRY(rcu(s, &rf->rcu1_c1, &rf->rcu1_c2, &lay, &tmp));
-            TRY(ww_add(s, &lay, &prev, &lay));
+            WW_TRY(rcu(s, &rf->rcu1_c1, &rf->rcu1_c2, &lay, &tmp));
+            WW_TRY(ww_add(s, &lay, &prev, &lay));
         }
-        TRY(rcu(s, &rf->rcu2_c1, &rf->rcu2_c2, &lay, &tmp));
+        WW_TRY(rcu(s, &rf->rcu2_c1, &rf->rcu2_c2, &lay, &tmp));
         ww_tensor up = map(&r->up[i], F, 2 * h, 2 * w), path = map(&r->path[i], F, 2 * h, 2 * w);
-        TRY(ww_resize_bilinear(s, &lay, &up));
-        TRY(ww_conv2d(s, &up, &rf->out.w, &rf->out.b, 1, 0, &path, 0));
+        WW_TRY(ww_resize_bilinear(s, &lay, &up));
+        WW_TRY(ww_conv2d(s, &up, &rf->out.w, &rf->out.b, 1, 0, &path, 0));
     }
     int64_t h2 = r->Hp / 2, w2 = r->Wp / 2, C = c->out_channels;
     ww_tensor p1 = map(&r->path[0], F, h2, w2), out = map(&r->out, C, r->Hp, r->Wp);
     if (c->semseg) {
         ww_tensor h1 = map(&r->head1, F, h2, w2), h2m = map(&r->head2, C, h2, w2);
-        TRY(ww_conv2d(s, &p1, &d->head[0].w, NULL, 1, 1, &h1, WW_CONV_RELU_OUT));
-        TRY(ww_conv2d(s, &h1, &d->head[1].w, &d->head[1].b, 1, 0, &h2m, 0));
+        WW_TRY(ww_conv2d(s, &p1, &d->head[0].w, NULL, 1, 1, &h1, WW_CONV_RELU_OUT));
+        WW_TRY(ww_conv2d(s, &h1, &d->head[1].w, &d->head[1].b, 1, 0, &h2m, 0));
         return ww_resize_bilinear(s, &h2m, &out);
     }
     ww_tensor h1 = map(&r->head1, F / 2, h2, w2), up = map(&r->head2, F / 2, r->Hp, r->Wp);
     ww_tensor h3 = map(&r->head3, c->head_hidden, r->Hp, r->Wp);
-    TRY(ww_conv2d(s, &p1, &d->head[0].w, &d->head[0].b, 1, 1, &h1, 0));
-    TRY(ww_resize_bilinear(s, &h1, &up));
-    TRY(ww_conv2d(s, &up, &d->head[1].w, &d->head[1].b, 1, 1, &h3, WW_CONV_RELU_OUT));
+    WW_TRY(ww_conv2d(s, &p1, &d->head[0].w, &d->head[0].b, 1, 1, &h1, 0));
+    WW_TRY(ww_resize_bilinear(s, &h1, &up));
+    WW_TRY(ww_conv2d(s, &up, &d->head[1].w, &d->head[1].b, 1, 1, &h3, WW_CONV_RELU_OUT));
     return ww_conv2d(s, &h3, &d->head[2].w, &d->head[2].b, 1, 0, &out, 0);
 }
 
@@ -266,44 +259,44 @@ static ww_status plan(ww_runner *r)
     int slots = r->binocular ? 2 : 1;
     for (int i = 0; i < slots; i++) {
         int64_t bytes = (int64_t)r->src_bytes;
-        TRY(ww_arena_alloc(r->arena, WW_U8, 1, &bytes, &r->src[i]));
-        TRY(alloc(r, &r->img[i], 3 * (int64_t)r->Hp * r->Wp));
-        TRY(alloc(r, &r->enc_out[i], N * c->enc_dim));
+        WW_TRY(ww_arena_alloc(r->arena, WW_U8, 1, &bytes, &r->src[i]));
+        WW_TRY(alloc(r, &r->img[i], 3 * (int64_t)r->Hp * r->Wp));
+        WW_TRY(alloc(r, &r->enc_out[i], N * c->enc_dim));
         for (int k = 0; k < 4 && r->binocular; k++)
             if (c->hooks[k] < c->enc_depth - 1)
-                TRY(alloc(r, &r->enc_hook[i][k], N * c->enc_dim));
+                WW_TRY(alloc(r, &r->enc_hook[i][k], N * c->enc_dim));
     }
-    TRY(alloc(r, &r->patches, N * 3 * c->patch * c->patch));
-    TRY(alloc(r, &r->x, N * dmax));
-    TRY(alloc(r, &r->ln, N * dmax));
-    TRY(alloc(r, &r->qkv, N * 3 * dmax));
-    TRY(alloc(r, &r->att, N * dmax));
-    TRY(alloc(r, &r->h, N * 4 * dmax));
+    WW_TRY(alloc(r, &r->patches, N * 3 * c->patch * c->patch));
+    WW_TRY(alloc(r, &r->x, N * dmax));
+    WW_TRY(alloc(r, &r->ln, N * dmax));
+    WW_TRY(alloc(r, &r->qkv, N * 3 * dmax));
+    WW_TRY(alloc(r, &r->att, N * dmax));
+    WW_TRY(alloc(r, &r->h, N * 4 * dmax));
     if (r->binocular) {
-        TRY(alloc(r, &r->f2, N * c->dec_dim));
-        TRY(alloc(r, &r->yln, N * c->dec_dim));
-        TRY(alloc(r, &r->dec_out, N * c->dec_dim));
+        WW_TRY(alloc(r, &r->f2, N * c->dec_dim));
+        WW_TRY(alloc(r, &r->yln, N * c->dec_dim));
+        WW_TRY(alloc(r, &r->dec_out, N * c->dec_dim));
     }
     for (int i = 0; i < 4; i++) {
         int64_t h, w, l = c->layer_dims[i];
         level_size(r, i, &h, &w);
-        TRY(alloc(r, &r->hook_copy[i], N * dmax));
-        TRY(alloc(r, &r->act[i], l * N));
-        TRY(alloc(r, &r->lay[i], F * h * w));
-        TRY(alloc(r, &r->res[i], l * h * w));
-        TRY(alloc(r, &r->tmp[i], F * h * w));
-        TRY(alloc(r, &r->up[i], F * 4 * h * w));
-        TRY(alloc(r, &r->path[i], F * 4 * h * w));
+        WW_TRY(alloc(r, &r->hook_copy[i], N * dmax));
+        WW_TRY(alloc(r, &r->act[i], l * N));
+        WW_TRY(alloc(r, &r->lay[i], F * h * w));
+        WW_TRY(alloc(r, &r->res[i], l * h * w));
+        WW_TRY(alloc(r, &r->tmp[i], F * h * w));
+        WW_TRY(alloc(r, &r->up[i], F * 4 * h * w));
+        WW_TRY(alloc(r, &r->path[i], F * 4 * h * w));
     }
     int64_t HW = (int64_t)r->Hp * r->Wp, C = c->out_channels;
-    TRY(alloc(r, &r->head1, F * HW / 4));
-    TRY(alloc(r, &r->head2, (c->semseg ? C * HW / 4 : F / 2 * HW)));
-    TRY(alloc(r, &r->head3, c->head_hidden * HW));
-    TRY(alloc(r, &r->out, C * HW));
+    WW_TRY(alloc(r, &r->head1, F * HW / 4));
+    WW_TRY(alloc(r, &r->head2, (c->semseg ? C * HW / 4 : F / 2 * HW)));
+    WW_TRY(alloc(r, &r->head3, c->head_hidden * HW));
+    WW_TRY(alloc(r, &r->out, C * HW));
 
     /* Token positions (y, x) in row-major grid order, and the RoPE tables. */
     int64_t pne[2] = {2, N};
-    TRY(ww_arena_alloc(r->arena, WW_U32, 2, pne, &r->pos));
+    WW_TRY(ww_arena_alloc(r->arena, WW_U32, 2, pne, &r->pos));
     uint32_t *pos = malloc((size_t)N * 2 * sizeof *pos);
     if (!pos)
         return ww_set_error(r->be, WW_ERR_OUT_OF_MEMORY, "runner: out of host memory");
@@ -313,11 +306,11 @@ static ww_status plan(ww_runner *r)
     }
     ww_status st = ww_tensor_write(r->be, &r->pos, pos, (size_t)N * 2 * sizeof *pos);
     free(pos);
-    TRY(st);
+    WW_TRY(st);
     int max_pos = r->gh > r->gw ? r->gh : r->gw;
-    TRY(ww_rope_table(r->arena, c->enc_dim / c->enc_heads, max_pos, ROPE_BASE, &r->table_enc));
+    WW_TRY(ww_rope_table(r->arena, c->enc_dim / c->enc_heads, max_pos, ROPE_BASE, &r->table_enc));
     if (r->binocular)
-        TRY(ww_rope_table(r->arena, c->dec_dim / c->dec_heads, max_pos, ROPE_BASE,
+        WW_TRY(ww_rope_table(r->arena, c->dec_dim / c->dec_heads, max_pos, ROPE_BASE,
                           &r->table_dec));
 
     /* Hooks per slot order; a hook on the last encoder or decoder block reads its normed output. */
@@ -332,16 +325,16 @@ static ww_status plan(ww_runner *r)
         }
     }
     for (int slot = 0; slot < slots; slot++) {
-        TRY(ww_seq_create(r->be, &r->enc_seq[slot]));
-        TRY(record_encoder(r, r->enc_seq[slot], slot));
+        WW_TRY(ww_seq_create(r->be, &r->enc_seq[slot]));
+        WW_TRY(record_encoder(r, r->enc_seq[slot], slot));
         if (!r->binocular) {
-            TRY(record_dpt(r, r->enc_seq[slot], r->hooks[0]));
+            WW_TRY(record_dpt(r, r->enc_seq[slot], r->hooks[0]));
             continue;
         }
         /* dec_seq[slot]: the pair (other slot -> this slot), this slot holding the newer frame. */
-        TRY(ww_seq_create(r->be, &r->dec_seq[slot]));
-        TRY(record_decoder(r, r->dec_seq[slot], slot ^ 1, slot));
-        TRY(record_dpt(r, r->dec_seq[slot], r->hooks[slot]));
+        WW_TRY(ww_seq_create(r->be, &r->dec_seq[slot]));
+        WW_TRY(record_decoder(r, r->dec_seq[slot], slot ^ 1, slot));
+        WW_TRY(record_dpt(r, r->dec_seq[slot], r->hooks[slot]));
     }
     return WW_OK;
 }
@@ -417,14 +410,14 @@ ww_status ww_runner_push(ww_runner *r, const void *pixels, size_t bytes,
                             "runner: frames must be tightly packed (%zu bytes for %dx%d %s)",
                             r->src_bytes, r->W, r->H, ww_pixel_format_name(r->layout.format));
     int slot = r->binocular && r->have_prev ? r->cur ^ 1 : r->cur;
-    TRY(ww_tensor_write(r->be, &r->src[slot], pixels, bytes));
-    TRY(ww_seq_run(r->enc_seq[slot]));
+    WW_TRY(ww_tensor_write(r->be, &r->src[slot], pixels, bytes));
+    WW_TRY(ww_seq_run(r->enc_seq[slot]));
     int pair = r->binocular && r->have_prev;
     if (pair)
-        TRY(ww_seq_run(r->dec_seq[slot]));
-    TRY(ww_seq_wait(r->enc_seq[slot]));
+        WW_TRY(ww_seq_run(r->dec_seq[slot]));
+    WW_TRY(ww_seq_wait(r->enc_seq[slot]));
     if (pair)
-        TRY(ww_seq_wait(r->dec_seq[slot]));
+        WW_TRY(ww_seq_wait(r->dec_seq[slot]));
     r->cur = slot;
     r->have_prev = r->binocular;
     r->have_output = !r->binocular || pair;
@@ -516,7 +509,7 @@ ww_status ww_runner_output(ww_runner *r, float *dst, size_t count)
         for (int y = 0; y < r->H; y++) {
             ww_tensor row = view(&r->out, ((int64_t)ch * r->Hp + y) * r->Wp, r->W, 1, 1, r->W,
                                  r->W);
-            TRY(ww_tensor_read(r->be, &row, dst + ((size_t)ch * r->H + y) * r->W,
+            WW_TRY(ww_tensor_read(r->be, &row, dst + ((size_t)ch * r->H + y) * r->W,
                                (size_t)r->W * sizeof *dst));
         }
     }
@@ -525,7 +518,7 @@ ww_status ww_runner_output(ww_runner *r, float *dst, size_t count)
 
 ww_status ww_runner_print_profile(ww_runner *r, void *f)
 {
-    TRY(ww_seq_print_profile(r->enc_seq[r->cur], f));
+    WW_TRY(ww_seq_print_profile(r->enc_seq[r->cur], f));
     return r->binocular ? ww_seq_print_profile(r->dec_seq[r->cur], f) : WW_OK;
 }
 

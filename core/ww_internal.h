@@ -106,6 +106,14 @@ struct ww_seq {
     void *priv;    /* backend state */
 };
 
+/* Return from the calling function when x fails. */
+#define WW_TRY(x)                                                                                  \
+    do {                                                                                           \
+        ww_status st_ = (x);                                                                       \
+        if (st_ != WW_OK)                                                                          \
+            return st_;                                                                            \
+    } while (0)
+
 /* Record an error message on the backend and return status. printf-style. */
 ww_status ww_set_error(ww_backend *be, ww_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

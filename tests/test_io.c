@@ -10,10 +10,9 @@
  * Usage: test_io [NAME-SUBSTRING...]
  */
 #ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L /* mkdtemp */
+#define _POSIX_C_SOURCE 200809L
 #endif
 
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -32,18 +31,6 @@
 
 enum { ERRLEN = 1024 };
 
-/* One directory for every file the tests write, removed at the end of the run. */
-static char tmpdir[] = "/tmp/ww_io_test_XXXXXX";
-
-/* ---- Helpers --------------------------------------------------------------------------------- */
-
-static const char *tmp_path(const char *name)
-{
-    size_t n = strlen(tmpdir) + strlen(name) + 2;
-    char *p = test_malloc(n);
-    snprintf(p, n, "%s/%s", tmpdir, name);
-    return p;
-}
 
 /* A file of the shared data folder, or NULL after recording a skip when the folder is absent. */
 static const char *data_path(const char *rel)
@@ -137,7 +124,7 @@ static void test_png_round_trip(const char *arg)
                                (size_t)(depth / 8);
                 img.data = test_malloc(bytes);
                 fill_random_bytes(&rng, img.data, bytes);
-                const char *path = tmp_path("round.png");
+                const char *path = test_tmp_path("round.png");
                 if (!TEST_CHECK(ww_img_write_png(path, &img, err, sizeof err) == WW_OK, "%s",
                                 err))
                     continue;
@@ -173,7 +160,7 @@ static void test_png_to_rgb8(const char *arg)
         for (int depth = 8; depth <= 16; depth += 8) {
             ww_img img = {.width = W, .height = H, .channels = c, .depth = depth,
                           .data = depth == 8 ? (void *)s8 : (void *)s16};
-            const char *path = tmp_path("kind.png");
+            const char *path = test_tmp_path("kind.png");
             ww_img got;
             if (!TEST_CHECK(ww_img_write_png(path, &img, err, sizeof err) == WW_OK, "%s", err) ||
                 !TEST_CHECK(ww_img_read_rgb8(path, &got, err, sizeof err) == WW_OK, "%s", err))
@@ -239,7 +226,7 @@ static void test_png_variants(const char *arg)
             idx[y][x] = (uint8_t)((x + 2 * y) % 4);
         rows[y] = idx[y];
     }
-    const char *path = tmp_path("palette.png");
+    const char *path = test_tmp_path("palette.png");
     ww_img got;
     if (write_png_lib(path, W, H, 8, PNG_COLOR_TYPE_PALETTE, PNG_INTERLACE_ADAM7, pal, 4, trns,
                       2, rows) &&
@@ -263,7 +250,7 @@ static void test_png_variants(const char *arg)
             packed[y][x / 4] |= (uint8_t)(idx[y][x] << (6 - 2 * (x % 4)));
         rows[y] = packed[y];
     }
-    path = tmp_path("gray2.png");
+    path = test_tmp_path("gray2.png");
     if (write_png_lib(path, W, H, 2, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, NULL, 0, NULL, 0,
                       rows) &&
         TEST_CHECK(ww_img_read_png(path, &got, err, sizeof err) == WW_OK, "%s", err)) {
@@ -331,7 +318,7 @@ static void test_jpeg(const char *arg)
     enum { W = 61, H = 45 };
     char err[ERRLEN];
     uint8_t *rgb = smooth_picture(W, H, 3), *gray = smooth_picture(W, H, 1);
-    const char *path = tmp_path("rgb.jpg");
+    const char *path = test_tmp_path("rgb.jpg");
     ww_img got;
     if (write_jpeg(path, rgb, W, H, 3) &&
         TEST_CHECK(ww_img_read_rgb8(path, &got, err, sizeof err) == WW_OK, "%s", err)) {
@@ -342,7 +329,7 @@ static void test_jpeg(const char *arg)
         }
         ww_img_free(&got);
     }
-    const char *gpath = tmp_path("gray.jpeg");
+    const char *gpath = test_tmp_path("gray.jpeg");
     if (write_jpeg(gpath, gray, W, H, 1) &&
         TEST_CHECK(ww_img_read_rgb8(gpath, &got, err, sizeof err) == WW_OK, "%s", err)) {
         if (TEST_CHECK(got.channels == 3 && got.width == W, "gray JPEG: not RGB8")) {
@@ -363,7 +350,7 @@ static void test_jpeg(const char *arg)
                  "not a PNG");
     size_t n;
     uint8_t *bytes = read_bytes(path, &n);
-    const char *cut = tmp_path("cut.jpg");
+    const char *cut = test_tmp_path("cut.jpg");
     if (bytes && write_bytes(cut, bytes, n / 2))
         EXPECT_ERROR(ww_img_read_rgb8(cut, &got, err, sizeof err), WW_ERR_INVALID, err, cut,
                      "truncated");
@@ -388,7 +375,7 @@ static void test_flo_round_trip(const char *arg)
     test_rng_fill(&rng, f.uv, 2 * N, -300, 300);
     for (int i = 0; i < N; i += 5)
         f.valid[i] = 0;
-    const char *path = tmp_path("round.flo");
+    const char *path = test_tmp_path("round.flo");
     ww_flow g;
     if (TEST_CHECK(ww_flo_write(path, &f, err, sizeof err) == WW_OK, "%s", err) &&
         TEST_CHECK(file_size(path) == 12 + N * 8, "%s: %ld bytes, want %d", path,
@@ -432,7 +419,7 @@ static void test_flo_unknown(const char *arg)
     const float vals[6][2] = {{1.5f, -2.0f}, {1e10f, 1e10f}, {2e9f, 0}, {0, -INFINITY},
                               {NAN, 1}, {1e9f, -1e9f}};
     memcpy(uv, vals, sizeof vals);
-    const char *path = tmp_path("unknown.flo");
+    const char *path = test_tmp_path("unknown.flo");
     char err[ERRLEN];
     ww_flow g;
     if (!write_bytes(path, data, sizeof data) ||
@@ -470,7 +457,7 @@ static void test_kitti_round_trip(const char *arg)
     f.uv[2 * 1] = 1000.0f; /* beyond the range: clamped to 65535 */
     f.uv[2 * 1 + 1] = -1000.0f;
     f.uv[2 * 2] = NAN; /* not finite: written as invalid */
-    const char *path = tmp_path("kitti.png");
+    const char *path = test_tmp_path("kitti.png");
     ww_flow g;
     if (TEST_CHECK(ww_kitti_flow_write(path, &f, err, sizeof err) == WW_OK, "%s", err) &&
         TEST_CHECK(ww_kitti_flow_read(path, &g, err, sizeof err) == WW_OK, "%s", err)) {
@@ -501,7 +488,7 @@ static void test_kitti_round_trip(const char *arg)
         ww_img_free(&img);
     }
     /* An 8-bit image is not KITTI flow. */
-    const char *p8 = tmp_path("rgb8.png");
+    const char *p8 = test_tmp_path("rgb8.png");
     uint8_t px[12] = {0};
     img = (ww_img){.width = 2, .height = 2, .channels = 3, .depth = 8, .data = px};
     if (TEST_CHECK(ww_img_write_png(p8, &img, err, sizeof err) == WW_OK, "%s", err))
@@ -521,7 +508,7 @@ static void test_pfm(const char *arg)
     for (int c = 1; c <= 3; c += 2) {
         float data[W * H * 3];
         test_rng_fill(&rng, data, (size_t)W * H * (size_t)c, -100, 100);
-        const char *path = tmp_path(c == 1 ? "one.pfm" : "three.pfm");
+        const char *path = test_tmp_path(c == 1 ? "one.pfm" : "three.pfm");
         if (!TEST_CHECK(ww_pfm_write(path, data, W, H, c, err, sizeof err) == WW_OK, "%s", err))
             continue;
         /* The file: header, then the bottom row first. */
@@ -555,7 +542,7 @@ static void test_pfm(const char *arg)
         for (int k = 0; k < 4; k++)
             file[sizeof hdr - 1 + 4 * i + k] = (uint8_t)(u >> (24 - 8 * k));
     }
-    const char *path = tmp_path("be.pfm");
+    const char *path = test_tmp_path("be.pfm");
     float *got;
     int w, h, ch;
     if (write_bytes(path, file, sizeof file) &&
@@ -717,13 +704,13 @@ static void test_corrupt_png(const char *arg)
     enum { W = 40, H = 30 };
     uint8_t *px = smooth_picture(W, H, 3);
     ww_img img = {.width = W, .height = H, .channels = 3, .depth = 8, .data = px}, got;
-    const char *path = tmp_path("good.png");
+    const char *path = test_tmp_path("good.png");
     size_t n;
     uint8_t *bytes;
     if (!TEST_CHECK(ww_img_write_png(path, &img, err, sizeof err) == WW_OK, "%s", err) ||
         !(bytes = read_bytes(path, &n)))
         return;
-    const char *cut = tmp_path("truncated.png");
+    const char *cut = test_tmp_path("truncated.png");
     for (size_t keep = 8; keep < n; keep += (n - 8) / 5) {
         if (write_bytes(cut, bytes, keep)) {
             EXPECT_ERROR(ww_img_read_png(cut, &got, err, sizeof err), WW_ERR_INVALID, err, cut,
@@ -737,14 +724,14 @@ static void test_corrupt_png(const char *arg)
         EXPECT_ERROR(ww_img_read_rgb8(cut, &got, err, sizeof err), WW_ERR_INVALID, err, cut,
                      "truncated");
     /* A flipped bit in the image data: IDAT's CRC catches it. */
-    const char *flip = tmp_path("crc.png");
+    const char *flip = test_tmp_path("crc.png");
     bytes[n / 2] ^= 0x10;
     if (write_bytes(flip, bytes, n))
         TEST_CHECK(ww_img_read_rgb8(flip, &got, err, sizeof err) == WW_ERR_INVALID &&
                        strstr(err, flip),
                    "corrupt IDAT: %s", err);
     /* A forged IHDR beyond the size limit is refused before any pixel buffer exists. */
-    const char *huge = tmp_path("huge.png");
+    const char *huge = test_tmp_path("huge.png");
     ww_img big = {.width = 4, .height = 4, .channels = 1, .depth = 8, .data = px};
     uint8_t *b2;
     size_t n2;
@@ -768,7 +755,7 @@ static void test_corrupt_flo(const char *arg)
     (void)arg;
     char err[ERRLEN];
     ww_flow g;
-    const char *path = tmp_path("bad.flo");
+    const char *path = test_tmp_path("bad.flo");
     uint8_t buf[12 + 2 * 3 * 8 + 8];
     memset(buf, 0, sizeof buf);
     memcpy(buf, "PIEH", 4);
@@ -812,7 +799,7 @@ static void test_missing_and_odd_files(const char *arg)
     ww_flow f;
     float *data;
     int w, h, c;
-    const char *missing = tmp_path("no-such-file.png");
+    const char *missing = test_tmp_path("no-such-file.png");
     EXPECT_ERROR(ww_img_read_rgb8(missing, &img, err, sizeof err), WW_ERR_IO, err, missing,
                  "no such file");
     EXPECT_ERROR(ww_img_read_png(missing, &img, err, sizeof err), WW_ERR_IO, err, missing,
@@ -823,22 +810,22 @@ static void test_missing_and_odd_files(const char *arg)
                  "no such file");
     EXPECT_ERROR(ww_pfm_read(missing, &data, &w, &h, &c, err, sizeof err), WW_ERR_IO, err,
                  missing, "no such file");
-    EXPECT_ERROR(ww_img_read_rgb8(tmpdir, &img, err, sizeof err), WW_ERR_IO, err, tmpdir,
+    EXPECT_ERROR(ww_img_read_rgb8(test_tmp_dir(), &img, err, sizeof err), WW_ERR_IO, err, test_tmp_dir(),
                  "directory");
-    const char *empty = tmp_path("empty.png");
+    const char *empty = test_tmp_path("empty.png");
     if (write_bytes(empty, "", 0))
         EXPECT_ERROR(ww_img_read_rgb8(empty, &img, err, sizeof err), WW_ERR_INVALID, err, empty,
                      "empty");
-    const char *text = tmp_path("text.png");
+    const char *text = test_tmp_path("text.png");
     if (write_bytes(text, "hello, world\n", 13))
         EXPECT_ERROR(ww_img_read_rgb8(text, &img, err, sizeof err), WW_ERR_UNSUPPORTED, err,
                      text, "not a PNG or JPEG");
-    const char *gif = tmp_path("image.gif");
+    const char *gif = test_tmp_path("image.gif");
     if (write_bytes(gif, "GIF89a\1\0\1\0\0\0\0;", 14))
         EXPECT_ERROR(ww_img_read_rgb8(gif, &img, err, sizeof err), WW_ERR_UNSUPPORTED, err, gif,
                      "not a PNG or JPEG");
     /* Writers: a missing directory is an I/O error and leaves nothing behind. */
-    const char *nodir = tmp_path("no-dir/out.png");
+    const char *nodir = test_tmp_path("no-dir/out.png");
     uint8_t px[3] = {1, 2, 3};
     img = (ww_img){.width = 1, .height = 1, .channels = 3, .depth = 8, .data = px};
     EXPECT_ERROR(ww_img_write_png(nodir, &img, err, sizeof err), WW_ERR_IO, err, nodir,
@@ -852,7 +839,7 @@ static void test_missing_and_odd_files(const char *arg)
     EXPECT_ERROR(ww_pfm_write(nodir, uv, 1, 1, 1, err, sizeof err), WW_ERR_IO, err, nodir,
                  "cannot create");
     /* Bad arguments. */
-    const char *out = tmp_path("bad-args.png");
+    const char *out = test_tmp_path("bad-args.png");
     img.channels = 5;
     EXPECT_ERROR(ww_img_write_png(out, &img, err, sizeof err), WW_ERR_INVALID, err, out,
                  "channels");
@@ -873,22 +860,6 @@ static void test_missing_and_odd_files(const char *arg)
     }
 }
 
-/* Remove what the tests left in tmpdir (all files, one level deep). */
-static void remove_tmpdir(void)
-{
-    DIR *d = opendir(tmpdir);
-    if (!d)
-        return;
-    char path[512];
-    for (struct dirent *de; (de = readdir(d));) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        snprintf(path, sizeof path, "%s/%s", tmpdir, de->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(tmpdir);
-}
 
 static const ww_test_case tests[] = {
     {"png_round_trip", test_png_round_trip, NULL},
@@ -908,11 +879,5 @@ static const ww_test_case tests[] = {
 
 int main(int argc, char **argv)
 {
-    if (!mkdtemp(tmpdir)) {
-        fprintf(stderr, "mkdtemp %s: %s\n", tmpdir, strerror(errno));
-        return 1;
-    }
-    int rc = ww_test_main(argc, argv, tests, (int)(sizeof tests / sizeof tests[0]));
-    remove_tmpdir();
-    return rc;
+    return ww_test_main(argc, argv, tests, (int)(sizeof tests / sizeof tests[0]));
 }

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "model.h"
 #include "safetensors.h"
@@ -189,10 +188,9 @@ static void test_flow_reuse(const char *dev)
 static void broken_copy(ww_backend *be, const char *what, const char *drop, const char *reshape,
                         const char *meta_key, const char *meta_value, const char *must_say)
 {
-    char src[1024], dst[1024], err[512];
+    char src[1024], err[512];
+    const char *dst = test_tmp_path("broken.safetensors");
     snprintf(src, sizeof src, "%s/tiny_flow.safetensors", fixtures());
-    snprintf(dst, sizeof dst, "%s/ww_test_model_%d.safetensors",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
     ww_st_file *f;
     if (!TEST_CHECK(ww_st_open(src, &f, err, sizeof err) == WW_OK, "%s", err))
         return;

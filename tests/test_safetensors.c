@@ -11,7 +11,7 @@
  *        test_safetensors --write-corpus DIR   (re)write the fuzz seed corpus into DIR
  */
 #ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L /* mkdtemp */
+#define _POSIX_C_SOURCE 200809L
 #endif
 
 #include <dirent.h>
@@ -31,18 +31,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size); /* fuzz_safetensor
 
 enum { ERRLEN = 1024 };
 
-/* One directory for every file the tests write, removed at the end of the run. */
-static char tmpdir[] = "/tmp/ww_st_test_XXXXXX";
-
-/* ---- Helpers --------------------------------------------------------------------------------- */
-
-static const char *tmp_path(const char *name)
-{
-    size_t n = strlen(tmpdir) + strlen(name) + 2;
-    char *p = test_malloc(n);
-    snprintf(p, n, "%s/%s", tmpdir, name);
-    return p;
-}
 
 static int file_exists(const char *path)
 {
@@ -383,10 +371,10 @@ static void test_roundtrip(const char *arg)
     char err[ERRLEN] = "";
     ww_st_entry e[FX_N];
     fixture(e);
-    const char *path = tmp_path("roundtrip.safetensors");
+    const char *path = test_tmp_path("roundtrip.safetensors");
     if (!ST_OK(ww_st_write(path, e, FX_N, fx_meta, FX_NMETA, err, sizeof err)))
         return;
-    TEST_CHECK(!file_exists(tmp_path("roundtrip.safetensors.tmp")), "the .tmp file is left");
+    TEST_CHECK(!file_exists(test_tmp_path("roundtrip.safetensors.tmp")), "the .tmp file is left");
     ww_st_file *f;
     if (!ST_OK(ww_st_open(path, &f, err, sizeof err)))
         return;
@@ -416,7 +404,7 @@ static void test_roundtrip(const char *arg)
     }
 
     /* no tensors, no metadata */
-    path = tmp_path("nothing.safetensors");
+    path = test_tmp_path("nothing.safetensors");
     if (ST_OK(ww_st_write(path, NULL, 0, NULL, 0, err, sizeof err)) &&
         ST_OK(ww_st_open(path, &f, err, sizeof err))) {
         TEST_CHECK(ww_st_count(f) == 0 && ww_st_meta_count(f) == 0, "empty file has %d tensors",
@@ -444,7 +432,7 @@ static void test_half_conversion(const char *arg)
         all[i] = (uint16_t)i;
     const ww_st_entry e[2] = {{"f16", WW_ST_F16, 2, {256, 256}, all},
                               {"bf16", WW_ST_BF16, 1, {65536}, all}};
-    const char *path = tmp_path("half.safetensors");
+    const char *path = test_tmp_path("half.safetensors");
     ww_st_file *f;
     if (!ST_OK(ww_st_write(path, e, 2, NULL, 0, err, sizeof err)) ||
         !ST_OK(ww_st_open(path, &f, err, sizeof err)))
@@ -481,7 +469,7 @@ static void test_header_layout(const char *arg)
 {
     (void)arg;
     char err[ERRLEN] = "";
-    const char *path = tmp_path("simple.safetensors");
+    const char *path = test_tmp_path("simple.safetensors");
     if (!ST_OK(write_simple(path, err)))
         return;
     static const char want[] =
@@ -504,7 +492,7 @@ static void test_header_layout(const char *arg)
     TEST_CHECK(!memcmp(b + 8 + padded, a, 8), "data section");
 
     /* nothing at all: "{}" and 6 spaces */
-    path = tmp_path("nothing.safetensors");
+    path = test_tmp_path("nothing.safetensors");
     if (ST_OK(ww_st_write(path, NULL, 0, NULL, 0, err, sizeof err)) &&
         (b = read_bytes(path, &n)))
         TEST_CHECK(n == 16 && !memcmp(b, "\x08\0\0\0\0\0\0\0{}      ", 16),
@@ -531,7 +519,7 @@ static void test_corrupt_files(const char *arg)
         if (st == WW_OK)
             ww_st_close(f);
         /* through a file */
-        const char *path = tmp_path(name);
+        const char *path = test_tmp_path(name);
         if (write_bytes(path, b, n)) {
             st = ww_st_open(path, &f, err, sizeof err);
             check_err_(__FILE__, __LINE__, st, c->want, err, path, c->msg);
@@ -607,14 +595,14 @@ static void test_io_errors(const char *arg)
     (void)arg;
     char err[ERRLEN] = "";
     ww_st_file *f = (ww_st_file *)1;
-    const char *path = tmp_path("missing.safetensors");
+    const char *path = test_tmp_path("missing.safetensors");
     CHECK_ERR(ww_st_open(path, &f, err, sizeof err), WW_ERR_IO, err, path,
               "cannot open: No such file or directory");
     TEST_CHECK(f == NULL, "*out not cleared");
-    path = tmp_path("adir");
+    path = test_tmp_path("adir");
     if (TEST_CHECK(mkdir(path, 0700) == 0 || errno == EEXIST, "mkdir %s", path))
         CHECK_ERR(ww_st_open(path, &f, err, sizeof err), WW_ERR_IO, err, path, "is a directory");
-    path = tmp_path("empty.safetensors");
+    path = test_tmp_path("empty.safetensors");
     if (write_bytes(path, "", 0))
         CHECK_ERR(ww_st_open(path, &f, err, sizeof err), WW_ERR_INVALID, err, path,
                   "file is empty");
@@ -637,7 +625,7 @@ static void test_write_errors(const char *arg)
     (void)arg;
     char err[ERRLEN] = "";
     static const float d[4] = {0};
-    const char *path = tmp_path("bad-write.safetensors");
+    const char *path = test_tmp_path("bad-write.safetensors");
     typedef struct {
         ww_st_entry e[2];
         int n;
@@ -669,7 +657,7 @@ static void test_write_errors(const char *arg)
     for (size_t i = 0; i < sizeof wc / sizeof wc[0]; i++) {
         CHECK_ERR(ww_st_write(path, wc[i].e, wc[i].n, wc[i].meta, wc[i].nmeta, err, sizeof err),
                   WW_ERR_INVALID, err, path, wc[i].msg);
-        TEST_CHECK(!file_exists(path) && !file_exists(tmp_path("bad-write.safetensors.tmp")),
+        TEST_CHECK(!file_exists(path) && !file_exists(test_tmp_path("bad-write.safetensors.tmp")),
                    "case %zu: a file was written", i);
     }
 
@@ -677,15 +665,15 @@ static void test_write_errors(const char *arg)
     const ww_st_entry ok = {"a", WW_ST_F32, 1, {1}, d};
     CHECK_ERR(ww_st_write("/nonexistent-dir/x.safetensors", &ok, 1, NULL, 0, err, sizeof err),
               WW_ERR_IO, err, "/nonexistent-dir/x.safetensors.tmp", "cannot create");
-    path = tmp_path("dir-in-the-way");
+    path = test_tmp_path("dir-in-the-way");
     if (TEST_CHECK(mkdir(path, 0700) == 0, "mkdir %s", path)) {
         CHECK_ERR(ww_st_write(path, &ok, 1, NULL, 0, err, sizeof err), WW_ERR_IO, err, path,
                   "cannot rename");
-        TEST_CHECK(!file_exists(tmp_path("dir-in-the-way.tmp")), "the .tmp file is left");
+        TEST_CHECK(!file_exists(test_tmp_path("dir-in-the-way.tmp")), "the .tmp file is left");
     }
 
     /* a failed write leaves an existing file as it was */
-    path = tmp_path("keep.safetensors");
+    path = test_tmp_path("keep.safetensors");
     ww_st_file *f;
     if (ST_OK(ww_st_write(path, &ok, 1, NULL, 0, err, sizeof err))) {
         const ww_st_entry bad = {"a", WW_ST_F32, 1, {-1}, d};
@@ -703,7 +691,7 @@ static void test_read_f32_errors(const char *arg)
     char err[ERRLEN] = "";
     ww_st_entry e[FX_N];
     fixture(e);
-    const char *path = tmp_path("read.safetensors");
+    const char *path = test_tmp_path("read.safetensors");
     ww_st_file *f;
     if (!ST_OK(ww_st_write(path, e, FX_N, NULL, 0, err, sizeof err)) ||
         !ST_OK(ww_st_open(path, &f, err, sizeof err)))
@@ -727,7 +715,7 @@ static void test_expect(const char *arg)
     char err[ERRLEN] = "";
     ww_st_entry e[FX_N];
     fixture(e);
-    const char *path = tmp_path("expect.safetensors");
+    const char *path = test_tmp_path("expect.safetensors");
     ww_st_file *f;
     if (!ST_OK(ww_st_write(path, e, FX_N, NULL, 0, err, sizeof err)) ||
         !ST_OK(ww_st_open(path, &f, err, sizeof err)))
@@ -842,8 +830,8 @@ static void test_python_interop(const char *arg)
     char err[ERRLEN] = "", cmd[4096];
     ww_st_entry e[FX_N];
     fixture(e);
-    const char *ours = tmp_path("ours.safetensors"), *simple = tmp_path("simple.safetensors"),
-               *theirs = tmp_path("theirs.safetensors"), *log = tmp_path("python.log");
+    const char *ours = test_tmp_path("ours.safetensors"), *simple = test_tmp_path("simple.safetensors"),
+               *theirs = test_tmp_path("theirs.safetensors"), *log = test_tmp_path("python.log");
     if (!ST_OK(ww_st_write(ours, e, FX_N, fx_meta, FX_NMETA, err, sizeof err)) ||
         !ST_OK(write_simple(simple, err)))
         return;
@@ -920,34 +908,9 @@ static int write_corpus(const char *dir)
     return failed;
 }
 
-/* Remove what the tests left in tmpdir: files and the directories test_io_errors and
- * test_write_errors made, all one level deep. */
-static void remove_tmpdir(void)
-{
-    DIR *d = opendir(tmpdir);
-    if (!d)
-        return;
-    char path[512];
-    for (struct dirent *de; (de = readdir(d));) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        snprintf(path, sizeof path, "%s/%s", tmpdir, de->d_name);
-        if (unlink(path) != 0)
-            rmdir(path);
-    }
-    closedir(d);
-    rmdir(tmpdir);
-}
-
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--write-corpus"))
         return write_corpus(argv[2]);
-    if (!mkdtemp(tmpdir)) {
-        fprintf(stderr, "mkdtemp %s: %s\n", tmpdir, strerror(errno));
-        return 1;
-    }
-    int rc = ww_test_main(argc, argv, tests, (int)(sizeof tests / sizeof tests[0]));
-    remove_tmpdir();
-    return rc;
+    return ww_test_main(argc, argv, tests, (int)(sizeof tests / sizeof tests[0]));
 }

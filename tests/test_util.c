@@ -1,12 +1,18 @@
 /* The test framework of test_util.h. Single-threaded: the state of the running test is global. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
+#endif
 #include "test_util.h"
 
 #include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Failures after the first one that are printed under the FAIL line. */
 #define MAX_EXTRA 10
@@ -516,6 +522,49 @@ static void end_test(void)
     cur.mem.n = 0;
 }
 
+/* ---- The run's temporary directory ------------------------------------------------------------ */
+
+static char tmp_dir[64];
+
+const char *test_tmp_dir(void)
+{
+    if (!tmp_dir[0]) {
+        snprintf(tmp_dir, sizeof tmp_dir, "/tmp/ww_test_XXXXXX");
+        if (!mkdtemp(tmp_dir)) {
+            fprintf(stderr, "mkdtemp %s: %s\n", tmp_dir, strerror(errno));
+            exit(1);
+        }
+    }
+    return tmp_dir;
+}
+
+const char *test_tmp_path(const char *name)
+{
+    const char *dir = test_tmp_dir();
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = test_malloc(n);
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+static void remove_tmp_dir(void)
+{
+    if (!tmp_dir[0])
+        return;
+    DIR *d = opendir(tmp_dir);
+    char path[512];
+    for (struct dirent *de; d && (de = readdir(d));) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        snprintf(path, sizeof path, "%s/%.400s", tmp_dir, de->d_name);
+        if (unlink(path) != 0)
+            rmdir(path);
+    }
+    if (d)
+        closedir(d);
+    rmdir(tmp_dir);
+}
+
 int ww_test_main(int argc, char **argv, const ww_test_case *cases, int n)
 {
     int passed = 0, failed = 0, skipped = 0;
@@ -554,6 +603,7 @@ int ww_test_main(int argc, char **argv, const ww_test_case *cases, int n)
     free(cur.seqs.data);
     free(cur.arenas.data);
     free(cur.backends.data);
+    remove_tmp_dir();
     if (skipped)
         printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
     else

@@ -18,6 +18,7 @@ typedef struct model_opts {
     int ndevices, nsizes, nres, ntasks;
     int runs;
     int torch;
+    int plan_only; /* report memory without running */
     const char *python;
 } model_opts;
 
@@ -125,6 +126,13 @@ static int bench_one(ww_backend *be, const model_opts *o, ww_task task, const ch
             continue;
         }
         double frame = 0, p95 = 0, pair = 0;
+        if (o->plan_only) {
+            printf("%-7s %-6s %-10s %-10s %10s %10s %10s %9.0f %9.0f %10s %8s\n", kind,
+                   ww_task_name(task), size, o->res[i], "-", "-", "-",
+                   (double)ww_runner_memory(r) / (1 << 20), weights_mb, "-", "-");
+            ww_runner_destroy(r);
+            continue;
+        }
         rc = time_runner(be, r, W, H, cfg.dec_depth > 0, o->runs, &frame, &p95, &pair);
         if (!rc) {
             double torch = torch_ms(o, task, size, o->res[i]);
@@ -150,12 +158,14 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: winwin-bench model [--device D]... [--task flow|depth|seg]... "
                "[--size tiny|small|base|croco-flow]... [--res WxH]... [--runs N] [--no-torch]\n"
+               "       [--plan-only]\n"
                "  defaults: devices cpu and vulkan, all tasks, size base, 224x224 and 512x384,\n"
                "  3 runs; PyTorch through tools/bench_torch.py with $WW_PYTHON, else\n"
                "  /usr/bin/python3 (Debian's python3-torch), else python3.\n"
                "  flow: 'ms/frame' is a streamed frame (one encoder + decoder + head),\n"
                "  'ms/pair' two fresh frames, what PyTorch's row times. WW_PROFILE=1 adds the\n"
-               "  per-op breakdown of each row.\n");
+               "  per-op breakdown of each row. --plan-only reports the memory of each row\n"
+               "  (activations planned for the input size, weights) without running it.\n");
 }
 
 int bench_model_main(int argc, char **argv)
@@ -189,6 +199,8 @@ int bench_model_main(int argc, char **argv)
             }
         } else if (!strcmp(a, "--no-torch")) {
             o.torch = 0;
+        } else if (!strcmp(a, "--plan-only")) {
+            o.plan_only = 1;
         } else if (!strcmp(a, "--help")) {
             usage(stdout);
             return 0;
