@@ -67,6 +67,10 @@ void ww_runner_reset(ww_runner *r);
 
 /* Read the last output, out_channels x height x width floats (cropped). */
 ww_status ww_runner_output(ww_runner *r, float *dst, size_t count);
+/* Segmentation models: the class of each pixel (the argmax of the logits, ties to the lowest id)
+ * and, if conf is not NULL, its softmax probability; height x width each (cropped). Computed on
+ * the device with the rest of the frame. */
+ww_status ww_runner_labels(ww_runner *r, uint32_t *ids, float *conf, size_t count);
 /* Read a named activation of the last run (for parity tests and debugging): "input1", "enc1",
  * "enc2", "dec", "hook0".."hook3", "act0".."act3", "path4".."path1", "head" (uncropped). The
  * element count must match. */

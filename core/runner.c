@@ -27,6 +27,7 @@ struct ww_runner {
     ww_tensor hooks[2][4];  /* per slot order: the tensors the DPT reads */
     ww_tensor act[4], res[4], lay[4], tmp[4], up[4], path[4];
     ww_tensor head1, head2, head3, out;
+    ww_tensor ids, conf; /* segmentation: argmax class and its softmax probability */
     ww_seq *enc_seq[2], *dec_seq[2];
     int cur;        /* slot of the newest frame */
     int have_prev;  /* flow: a frame is waiting to be paired */
@@ -240,7 +241,8 @@ static ww_status record_dpt(ww_runner *r, ww_seq *s, const ww_tensor hooks[4])
         ww_tensor h1 = map(&r->head1, F, h2, w2), h2m = map(&r->head2, C, h2, w2);
         WW_TRY(ww_conv2d(s, &p1, &d->head[0].w, NULL, 1, 1, &h1, WW_CONV_RELU_OUT));
         WW_TRY(ww_conv2d(s, &h1, &d->head[1].w, &d->head[1].b, 1, 0, &h2m, 0));
-        return ww_resize_bilinear(s, &h2m, &out);
+        WW_TRY(ww_resize_bilinear(s, &h2m, &out));
+        return ww_argmax_channels(s, &out, &r->ids, &r->conf);
     }
     ww_tensor h1 = map(&r->head1, F / 2, h2, w2), up = map(&r->head2, F / 2, r->Hp, r->Wp);
     ww_tensor h3 = map(&r->head3, c->head_hidden, r->Hp, r->Wp);
@@ -293,6 +295,11 @@ static ww_status plan(ww_runner *r)
     WW_TRY(alloc(r, &r->head2, (c->semseg ? C * HW / 4 : F / 2 * HW)));
     WW_TRY(alloc(r, &r->head3, c->head_hidden * HW));
     WW_TRY(alloc(r, &r->out, C * HW));
+    if (c->semseg) {
+        int64_t ne[2] = {r->Wp, r->Hp};
+        WW_TRY(ww_arena_alloc(r->arena, WW_U32, 2, ne, &r->ids));
+        WW_TRY(ww_arena_alloc(r->arena, WW_F32, 2, ne, &r->conf));
+    }
 
     /* Token positions (y, x) in row-major grid order, and the RoPE tables. */
     int64_t pne[2] = {2, N};
@@ -495,25 +502,45 @@ ww_status ww_runner_read(ww_runner *r, const char *name, float *dst, size_t coun
     return ww_tensor_read(r->be, &v, dst, count * sizeof *dst);
 }
 
-ww_status ww_runner_output(ww_runner *r, float *dst, size_t count)
+/* Read planes of a padded [planes, Hp, Wp] map cropped to [planes, H, W] into dst. */
+static ww_status read_cropped(ww_runner *r, const ww_tensor *t, int planes, void *dst)
 {
-    const ww_model_config *c = &r->m->cfg;
-    size_t want = (size_t)c->out_channels * (size_t)r->H * (size_t)r->W;
-    if (!r->have_output)
-        return ww_set_error(r->be, WW_ERR_INVALID, "runner: no output yet (flow needs two frames)");
-    if (count != want)
-        return ww_set_error(r->be, WW_ERR_INVALID, "runner: output holds %zu values, not %zu",
-                            want, count);
-    /* Crop the padded [C, Hp, Wp] map row by row. */
-    for (int ch = 0; ch < c->out_channels; ch++) {
+    size_t es = ww_dtype_size(t->type), row_bytes = (size_t)r->W * es;
+    for (int p = 0; p < planes; p++) {
         for (int y = 0; y < r->H; y++) {
-            ww_tensor row = view(&r->out, ((int64_t)ch * r->Hp + y) * r->Wp, r->W, 1, 1, r->W,
-                                 r->W);
-            WW_TRY(ww_tensor_read(r->be, &row, dst + ((size_t)ch * r->H + y) * r->W,
-                               (size_t)r->W * sizeof *dst));
+            ww_tensor row = view(t, ((int64_t)p * r->Hp + y) * r->Wp, r->W, 1, 1, r->W, r->W);
+            char *to = (char *)dst + ((size_t)p * r->H + y) * row_bytes;
+            WW_TRY(ww_tensor_read(r->be, &row, to, row_bytes));
         }
     }
     return WW_OK;
+}
+
+static ww_status check_output(ww_runner *r, size_t want, size_t count, const char *what)
+{
+    if (!r->have_output)
+        return ww_set_error(r->be, WW_ERR_INVALID, "runner: no output yet (flow needs two frames)");
+    if (count != want)
+        return ww_set_error(r->be, WW_ERR_INVALID, "runner: %s holds %zu values, not %zu", what,
+                            want, count);
+    return WW_OK;
+}
+
+ww_status ww_runner_output(ww_runner *r, float *dst, size_t count)
+{
+    int C = r->m->cfg.out_channels;
+    WW_TRY(check_output(r, (size_t)C * (size_t)r->H * (size_t)r->W, count, "the output"));
+    return read_cropped(r, &r->out, C, dst);
+}
+
+ww_status ww_runner_labels(ww_runner *r, uint32_t *ids, float *conf, size_t count)
+{
+    if (!r->m->cfg.semseg)
+        return ww_set_error(r->be, WW_ERR_INVALID, "runner: a %s model has no class labels",
+                            ww_task_name(r->m->cfg.task));
+    WW_TRY(check_output(r, (size_t)r->H * (size_t)r->W, count, "the label map"));
+    WW_TRY(read_cropped(r, &r->ids, 1, ids));
+    return conf ? read_cropped(r, &r->conf, 1, conf) : WW_OK;
 }
 
 ww_status ww_runner_print_profile(ww_runner *r, void *f)

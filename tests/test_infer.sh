@@ -84,9 +84,10 @@ if run depth_pfm 0 -m "$fixtures/tiny_depth.safetensors" -d cpu "$f1" -o "$tmp/d
 fi
 
 run seg_png 0 -m "$fixtures/tiny_seg.safetensors" -d cpu "$f1" -o "$tmp/seg.png" \
-  --viz "$tmp/seg_viz.png" &&
+  --viz "$tmp/seg_viz.png" --confidence "$tmp/seg_conf.png" &&
   expect_png seg_png "$tmp/seg.png" "70 50 8 0" &&
-  expect_png seg_viz "$tmp/seg_viz.png" "70 50 8 2"
+  expect_png seg_viz "$tmp/seg_viz.png" "70 50 8 2" &&
+  expect_png seg_confidence "$tmp/seg_conf.png" "70 50 8 0"
 
 run help 0 --help && grep -q -- "--depth-scale" "$tmp/stdout" && ok help
 
@@ -112,6 +113,8 @@ run no_output 1 -m "$fixtures/tiny_flow.safetensors" "$f1" "$f2" &&
   expect_error no_output "no output"
 run bad_option 1 --frobnicate && expect_error bad_option "unknown option '--frobnicate'"
 run bad_colormap 1 --colormap jet && expect_error bad_colormap "unknown colormap 'jet'"
+run confidence_not_seg 1 -m "$fixtures/tiny_depth.safetensors" -d cpu "$f1" -o "$tmp/x.png" \
+  --confidence "$tmp/c.png" && expect_error confidence_not_seg "a depth model has no class"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

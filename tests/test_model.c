@@ -10,6 +10,7 @@
 #endif
 
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,36 @@ static void compare(ww_backend *be, ww_runner *r, const ww_st_file *io, const ch
     TEST_COMPARE_F(label, got, want, n, TEST_TOL_REDUCE);
 }
 
+/* The device's class map and confidence against the argmax and softmax of the expected logits. */
+static void check_labels(ww_backend *be, ww_runner *r, const ww_st_file *io, const char *what)
+{
+    size_t n = 0;
+    const float *logits = fixture_f32(io, "output", &n);
+    const ww_st_tensor *out = ww_st_find(io, "output");
+    if (!logits || !TEST_CHECK(out->ndim == 3, "%s: output is not [C, H, W]", what))
+        return;
+    size_t C = (size_t)out->shape[0], hw = n / C;
+    uint32_t *ids = test_malloc(hw * sizeof *ids);
+    float *conf = test_malloc(hw * sizeof *conf), *want = test_malloc(hw * sizeof *want);
+    if (!TEST_OK(be, ww_runner_labels(r, ids, conf, hw)))
+        return;
+    int wrong = 0;
+    for (size_t i = 0; i < hw; i++) {
+        size_t best = 0;
+        double sum = 0;
+        for (size_t ch = 1; ch < C; ch++)
+            if (logits[ch * hw + i] > logits[best * hw + i])
+                best = ch;
+        for (size_t ch = 0; ch < C; ch++)
+            sum += exp((double)logits[ch * hw + i] - logits[best * hw + i]);
+        want[i] = (float)(1.0 / sum);
+        wrong += ids[i] != best;
+    }
+    TEST_CHECK(wrong == 0, "%s: %d of %zu class ids differ from the expected logits' argmax", what,
+               wrong, hw);
+    TEST_COMPARE_F("class confidence", conf, want, hw, TEST_TOL_REDUCE);
+}
+
 /* Push the fixture's image(s) through a runner of the fixture's size and compare everything. */
 static void run_fixture(ww_backend *be, ww_model *m, const char *io_path, const char *dev)
 {
@@ -93,6 +124,8 @@ static void run_fixture(ww_backend *be, ww_model *m, const char *io_path, const 
             for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
                 if (ww_st_find(io, names[i]))
                     compare(be, r, io, names[i], what);
+            if (c->semseg)
+                check_labels(be, r, io, what);
         }
         ww_runner_destroy(r);
     }

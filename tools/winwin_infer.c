@@ -20,7 +20,7 @@ enum { ERRLEN = 1024 };
 typedef enum out_kind { OUT_FLO, OUT_PNG, OUT_PFM, OUT_OTHER } out_kind;
 
 typedef struct infer_opts {
-    const char *model, *device, *out, *viz;
+    const char *model, *device, *out, *viz, *confidence;
     const char *images[2];
     int nimages;
     float max_flow;    /* --viz of flow: magnitude shown as full colour; 0 = the largest one */
@@ -33,6 +33,8 @@ typedef struct result {
     ww_task task;
     int width, height, channels;
     float *data;
+    uint32_t *ids; /* seg: class per pixel, from the device */
+    float *conf;   /* seg: its softmax probability */
 } result;
 
 static void usage(FILE *f)
@@ -40,7 +42,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: winwin-infer --model M.safetensors [--device DEV] IMAGE1 [IMAGE2] -o OUT\n"
             "                    [--viz VIZ.png] [--max-flow F] [--colormap NAME]\n"
-            "                    [--depth-scale S]\n"
+            "                    [--depth-scale S] [--confidence CONF.png]\n"
             "\n"
             "Runs the model once on the full image (PNG or JPEG, any size). The model's task\n"
             "decides the inputs: flow takes two images (the flow from IMAGE1 to IMAGE2, same\n"
@@ -65,6 +67,9 @@ static void usage(FILE *f)
             "                       the largest in the result\n"
             "      --colormap NAME  turbo (default), inferno, magma, viridis or gray\n"
             "      --depth-scale S  depth PNG scale (default 256, as in KITTI disparity maps)\n"
+            "      --confidence CONF.png\n"
+            "                       seg: also write each pixel's class probability (softmax of\n"
+            "                       the logits) as 8-bit gray, 255 = 1\n"
             "  -h, --help           this text\n");
 }
 
@@ -111,7 +116,7 @@ static int parse_positive(const char *opt, const char *s, float *out)
 /* 0: run; 1: a usage error (reported); -1: --help was printed. */
 static int parse_args(int argc, char **argv, infer_opts *o)
 {
-    enum { OPT_VIZ = 256, OPT_MAX_FLOW, OPT_COLORMAP, OPT_DEPTH_SCALE };
+    enum { OPT_VIZ = 256, OPT_MAX_FLOW, OPT_COLORMAP, OPT_DEPTH_SCALE, OPT_CONFIDENCE };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},
         {"device", required_argument, NULL, 'd'},
@@ -120,6 +125,7 @@ static int parse_args(int argc, char **argv, infer_opts *o)
         {"max-flow", required_argument, NULL, OPT_MAX_FLOW},
         {"colormap", required_argument, NULL, OPT_COLORMAP},
         {"depth-scale", required_argument, NULL, OPT_DEPTH_SCALE},
+        {"confidence", required_argument, NULL, OPT_CONFIDENCE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -132,6 +138,7 @@ static int parse_args(int argc, char **argv, infer_opts *o)
         case 'd': o->device = optarg; break;
         case 'o': o->out = optarg; break;
         case OPT_VIZ: o->viz = optarg; break;
+        case OPT_CONFIDENCE: o->confidence = optarg; break;
         case OPT_MAX_FLOW:
             if (parse_positive("--max-flow", optarg, &o->max_flow))
                 return 1;
@@ -174,6 +181,8 @@ static int parse_args(int argc, char **argv, infer_opts *o)
         return fail("%s: unknown output type (.flo, .png or .pfm)", o->out);
     if (o->viz && kind_of(o->viz) != OUT_PNG)
         return fail("%s: --viz writes a PNG, name it .png", o->viz);
+    if (o->confidence && kind_of(o->confidence) != OUT_PNG)
+        return fail("%s: --confidence writes a PNG, name it .png", o->confidence);
     return 0;
 }
 
@@ -189,6 +198,8 @@ static int check_task(const infer_opts *o, ww_task task)
     int ok = task == WW_TASK_FLOW ? k == OUT_FLO || k == OUT_PNG
            : task == WW_TASK_DEPTH ? k == OUT_PNG || k == OUT_PFM
                                    : k == OUT_PNG;
+    if (o->confidence && task != WW_TASK_SEG)
+        return fail("--confidence: a %s model has no class probabilities", ww_task_name(task));
     if (!ok)
         return fail("%s: a %s result is written as %s", o->out, ww_task_name(task),
                     task == WW_TASK_FLOW    ? ".flo or .png (KITTI)"
@@ -222,27 +233,20 @@ static int run_model(ww_backend *be, ww_model *m, const infer_opts *o, const ww_
         rc = fail("out of memory for the %dx%d result", r->width, r->height);
     if (!rc && ww_runner_output(run, r->data, n))
         rc = fail("%s", ww_backend_error(be));
+    size_t hw = (size_t)r->width * (size_t)r->height;
+    if (!rc && c->task == WW_TASK_SEG) {
+        r->ids = malloc(hw * sizeof *r->ids);
+        r->conf = malloc(hw * sizeof *r->conf);
+        if (!r->ids || !r->conf)
+            rc = fail("out of memory for the %dx%d label map", r->width, r->height);
+        else if (ww_runner_labels(run, r->ids, r->conf, hw))
+            rc = fail("%s", ww_backend_error(be));
+    }
     if (!rc)
         fprintf(stderr, "winwin-infer: %s %dx%d on %s: %.1f ms\n", ww_task_name(c->task),
                 r->width, r->height, ww_backend_device_name(be), t1 - t0);
     ww_runner_destroy(run);
     return rc;
-}
-
-/* Per pixel, the class with the largest logit (ties: the lowest id, as ww_argmax_channels). */
-static uint32_t *argmax_ids(const result *r)
-{
-    size_t hw = (size_t)r->width * (size_t)r->height;
-    uint32_t *ids = calloc(hw, sizeof *ids);
-    if (!ids)
-        return NULL;
-    for (int ch = 1; ch < r->channels; ch++) {
-        const float *plane = r->data + (size_t)ch * hw;
-        for (size_t i = 0; i < hw; i++)
-            if (plane[i] > r->data[(size_t)ids[i] * hw + i])
-                ids[i] = (uint32_t)ch;
-    }
-    return ids;
 }
 
 static int write_flow(const infer_opts *o, const result *r)
@@ -281,6 +285,22 @@ static int write_depth(const infer_opts *o, const result *r)
     }
     ww_img img = {.width = r->width, .height = r->height, .channels = 1, .depth = 16, .data = p};
     ww_status st = ww_img_write_png(o->out, &img, err, sizeof err);
+    free(p);
+    return st ? fail("%s", err) : 0;
+}
+
+/* Class probabilities as 8-bit gray. */
+static int write_confidence(const infer_opts *o, const result *r)
+{
+    size_t hw = (size_t)r->width * (size_t)r->height;
+    uint8_t *p = malloc(hw);
+    if (!p)
+        return fail("out of memory for the %dx%d confidence map", r->width, r->height);
+    for (size_t i = 0; i < hw; i++)
+        p[i] = (uint8_t)(r->conf[i] * 255.0f + 0.5f);
+    ww_img img = {.width = r->width, .height = r->height, .channels = 1, .depth = 8, .data = p};
+    char err[ERRLEN];
+    ww_status st = ww_img_write_png(o->confidence, &img, err, sizeof err);
     free(p);
     return st ? fail("%s", err) : 0;
 }
@@ -457,7 +477,6 @@ static int infer(const infer_opts *o)
     ww_backend *be = NULL;
     ww_model *m = NULL;
     result r = {0};
-    uint32_t *ids = NULL;
     int rc = 0;
     for (int i = 0; i < o->nimages && !rc; i++)
         if (ww_img_read_rgb8(o->images[i], &imgs[i], err, sizeof err))
@@ -476,15 +495,16 @@ static int infer(const infer_opts *o)
         rc = check_task(o, ww_model_config_of(m)->task);
     if (!rc)
         rc = run_model(be, m, o, imgs, &r);
-    if (!rc && r.task == WW_TASK_SEG && !(ids = argmax_ids(&r)))
-        rc = fail("out of memory for the %dx%d label map", r.width, r.height);
     if (!rc)
         rc = r.task == WW_TASK_FLOW    ? write_flow(o, &r)
            : r.task == WW_TASK_DEPTH ? write_depth(o, &r)
-                                       : write_seg(o, &r, ids);
+                                       : write_seg(o, &r, r.ids);
+    if (!rc && o->confidence)
+        rc = write_confidence(o, &r);
     if (!rc && o->viz)
-        rc = viz_write(be, o, &r, ids);
-    free(ids);
+        rc = viz_write(be, o, &r, r.ids);
+    free(r.ids);
+    free(r.conf);
     free(r.data);
     ww_model_destroy(m);
     ww_backend_destroy(be);
