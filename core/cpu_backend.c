@@ -87,7 +87,7 @@ static ww_status cpu_seq_run(ww_seq *s)
     cpu_backend *c = (cpu_backend *)s->be;
     for (int i = 0; i < s->n; i++) {
         const ww_node *n = &s->nodes[i];
-        void *ptr[WW_MAX_BINDINGS] = {0};
+        void *ptr[WW_MAX_NODE_BINDINGS] = {0};
         for (int j = 0; j < n->nbind; j++)
             if (n->bind[j].t.buf)
                 ptr[j] = (char *)n->bind[j].t.buf->host + n->bind[j].t.offset;

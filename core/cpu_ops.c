@@ -1507,6 +1507,24 @@ void ww_cpu_run_node(const ww_node *n, void *const *ptr, ww_threads *pool)
     case WW_OP_COLORIZE:
         colorize_forward(&n->p.colorize, ptr, pool);
         break;
+    case WW_OP_ATTENTION_BWD_DQ:
+    case WW_OP_ATTENTION_BWD_DKDV:
+        ww_cpu_attention_backward(n, ptr, pool);
+        break;
+    case WW_OP_LAYERNORM_BWD:
+    case WW_OP_GELU_BWD:
+    case WW_OP_REDUCE:
+    case WW_OP_ADAMW:
+        ww_cpu_run_train_basic(n, ptr, pool);
+        break;
+    case WW_OP_CONV2D_BWD_INPUT:
+    case WW_OP_CONV2D_BWD_WEIGHT:
+    case WW_OP_CHANNEL_SUM:
+    case WW_OP_RESIZE_BWD:
+    case WW_OP_RELU_BWD:
+    case WW_OP_SCATTER_ADD_ROWS:
+        ww_cpu_run_conv_backward(n, ptr, pool);
+        break;
     case WW_OP_COUNT:
         break;
     }

@@ -14,6 +14,16 @@ static const char *const op_names[WW_OP_COUNT] = {
     [WW_OP_RESIZE] = "resize",     [WW_OP_CHANNELS] = "channels",
     [WW_OP_PREPROCESS] = "preprocess", [WW_OP_ROWS] = "rows",
     [WW_OP_PROBE] = "probe_fma",   [WW_OP_COLORIZE] = "colorize",
+    [WW_OP_CONV2D_BWD_INPUT] = "conv2d_backward_input",
+    [WW_OP_CONV2D_BWD_WEIGHT] = "conv2d_backward_weight",
+    [WW_OP_CHANNEL_SUM] = "channel_sum",
+    [WW_OP_RESIZE_BWD] = "resize_backward",
+    [WW_OP_RELU_BWD] = "relu_backward",
+    [WW_OP_SCATTER_ADD_ROWS] = "scatter_add_rows",
+    [WW_OP_ATTENTION_BWD_DQ] = "attention_backward_dq",
+    [WW_OP_ATTENTION_BWD_DKDV] = "attention_backward_dkdv",
+    [WW_OP_LAYERNORM_BWD] = "layernorm_backward", [WW_OP_GELU_BWD] = "gelu_backward",
+    [WW_OP_REDUCE] = "reduce",     [WW_OP_ADAMW] = "adamw",
 };
 
 const char *ww_op_name(ww_op op)

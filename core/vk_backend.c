@@ -395,6 +395,12 @@ static ww_status init_device_state(vk_backend *vb, const ww_backend_options *opt
                             vb->props.deviceName, lim->maxPushConstantsSize,
                             sizeof(ww_op_params));
 
+    if (lim->maxPerStageDescriptorStorageBuffers < WW_MAX_NODE_BINDINGS)
+        return ww_set_error(be, WW_ERR_UNSUPPORTED,
+                            "%s allows %u storage buffers per shader stage; winwin needs %d",
+                            vb->props.deviceName, lim->maxPerStageDescriptorStorageBuffers,
+                            WW_MAX_NODE_BINDINGS);
+
     VkCommandPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
                                    .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
                                    .queueFamilyIndex = vb->queue_family};

@@ -50,8 +50,8 @@ typedef struct vk_backend {
     VkPipelineCache cache;
     char *cache_path;
     VkShaderModule modules[WW_SHADER_COUNT];
-    VkDescriptorSetLayout set_layouts[WW_MAX_BINDINGS + 1]; /* by binding count */
-    VkPipelineLayout layouts[WW_MAX_BINDINGS + 1];
+    VkDescriptorSetLayout set_layouts[WW_MAX_NODE_BINDINGS + 1]; /* by binding count */
+    VkPipelineLayout layouts[WW_MAX_NODE_BINDINGS + 1];
     vk_pipeline *pipes;
     int npipes, cap_pipes;
 } vk_backend;

@@ -60,15 +60,15 @@ ww_status ww_vk_pipelines_init(vk_backend *vb, const char *cache_path)
             return st;
     }
 
-    VkDescriptorSetLayoutBinding b[WW_MAX_BINDINGS];
-    for (int i = 0; i < WW_MAX_BINDINGS; i++)
+    VkDescriptorSetLayoutBinding b[WW_MAX_NODE_BINDINGS];
+    for (int i = 0; i < WW_MAX_NODE_BINDINGS; i++)
         b[i] = (VkDescriptorSetLayoutBinding){.binding = (uint32_t)i,
                                               .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                               .descriptorCount = 1,
                                               .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
     VkPushConstantRange pcr = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
                                .size = sizeof(ww_op_params)};
-    for (int n = 1; n <= WW_MAX_BINDINGS; n++) {
+    for (int n = 1; n <= WW_MAX_NODE_BINDINGS; n++) {
         VkDescriptorSetLayoutCreateInfo dci = {
             .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
             .bindingCount = (uint32_t)n,
@@ -122,7 +122,7 @@ void ww_vk_pipelines_fini(vk_backend *vb)
     for (int i = 0; i < vb->npipes; i++)
         vkDestroyPipeline(vb->device, vb->pipes[i].pipe, NULL);
     free(vb->pipes);
-    for (int n = 1; n <= WW_MAX_BINDINGS; n++) {
+    for (int n = 1; n <= WW_MAX_NODE_BINDINGS; n++) {
         if (vb->layouts[n])
             vkDestroyPipelineLayout(vb->device, vb->layouts[n], NULL);
         if (vb->set_layouts[n])

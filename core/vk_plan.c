@@ -11,6 +11,18 @@ ww_status ww_vk_plan(const ww_node *n, const ww_vk_caps *caps, ww_vk_dispatch *d
     case WW_OP_ATTENTION: return ww_vk_plan_attention(n, caps, d, err, errlen);
     case WW_OP_CONV2D: return ww_vk_plan_conv2d(n, caps, d, err, errlen);
     case WW_OP_CONVT: return ww_vk_plan_convt(n, caps, d, err, errlen);
+    case WW_OP_CONV2D_BWD_INPUT: return ww_vk_plan_conv_backward(n, caps, d, err, errlen);
+    case WW_OP_CONV2D_BWD_WEIGHT: return ww_vk_plan_conv_backward(n, caps, d, err, errlen);
+    case WW_OP_CHANNEL_SUM: return ww_vk_plan_conv_backward(n, caps, d, err, errlen);
+    case WW_OP_RESIZE_BWD: return ww_vk_plan_conv_backward(n, caps, d, err, errlen);
+    case WW_OP_RELU_BWD: return ww_vk_plan_conv_backward(n, caps, d, err, errlen);
+    case WW_OP_SCATTER_ADD_ROWS: return ww_vk_plan_conv_backward(n, caps, d, err, errlen);
+    case WW_OP_LAYERNORM_BWD:
+    case WW_OP_GELU_BWD:
+    case WW_OP_REDUCE:
+    case WW_OP_ADAMW: return ww_vk_plan_train_basic(n, caps, d, err, errlen);
+    case WW_OP_ATTENTION_BWD_DQ:
+    case WW_OP_ATTENTION_BWD_DKDV: return ww_vk_plan_attention_backward(n, caps, d, err, errlen);
     default: return ww_vk_plan_pointwise(n, caps, d, err, errlen);
     }
 }

@@ -29,6 +29,18 @@ typedef enum ww_shader_id {
     WW_SHADER_ROWS,
     WW_SHADER_PROBE_FMA,
     WW_SHADER_COLORIZE,
+    WW_SHADER_LAYERNORM_BACKWARD,
+    WW_SHADER_GELU_BACKWARD,
+    WW_SHADER_REDUCE,
+    WW_SHADER_ADAMW,
+    WW_SHADER_CONV2D_BWD_INPUT, /* vk_plan_conv_backward.c */
+    WW_SHADER_CONV2D_BWD_WEIGHT,
+    WW_SHADER_CHANNEL_SUM,
+    WW_SHADER_RESIZE_BWD,
+    WW_SHADER_RELU_BWD,
+    WW_SHADER_SCATTER_ADD_ROWS,
+    WW_SHADER_ATTENTION_BWD_DQ,   /* vk_plan_attention_backward.c */
+    WW_SHADER_ATTENTION_BWD_DKDV,
     WW_SHADER_COUNT
 } ww_shader_id;
 
@@ -75,6 +87,15 @@ ww_status ww_vk_plan_convt(const ww_node *n, const ww_vk_caps *caps, ww_vk_dispa
                            char *err, size_t errlen);
 ww_status ww_vk_plan_pointwise(const ww_node *n, const ww_vk_caps *caps, ww_vk_dispatch *d,
                                char *err, size_t errlen);
+/* vk_plan_attention_backward.c: both attention backward nodes. */
+ww_status ww_vk_plan_attention_backward(const ww_node *n, const ww_vk_caps *caps,
+                                        ww_vk_dispatch *d, char *err, size_t errlen);
+/* vk_plan_conv_backward.c: the backward ops of ops_conv_backward.c. */
+ww_status ww_vk_plan_conv_backward(const ww_node *n, const ww_vk_caps *caps, ww_vk_dispatch *d,
+                                   char *err, size_t errlen);
+/* vk_plan_train.c: layernorm / gelu backward, reduce, adamw. */
+ww_status ww_vk_plan_train_basic(const ww_node *n, const ww_vk_caps *caps, ww_vk_dispatch *d,
+                                 char *err, size_t errlen);
 
 /* Split `total` items into groups of `per_group` along x, spilling into y (and z) when x would
  * exceed the device limit; shaders rebuild the linear group index as

@@ -95,7 +95,7 @@ static ww_status ensure_pools(vk_backend *vb, vk_seq *q, uint32_t n, int profile
             vkDestroyDescriptorPool(vb->device, q->pool, NULL);
         q->pool = VK_NULL_HANDLE;
         VkDescriptorPoolSize size = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                     .descriptorCount = n * WW_MAX_BINDINGS};
+                                     .descriptorCount = n * WW_MAX_NODE_BINDINGS};
         VkDescriptorPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
                                           .maxSets = n,
                                           .poolSizeCount = 1,
@@ -199,8 +199,8 @@ static ww_status record_node(ww_seq *s, const ww_node *n, uint32_t index)
         return st;
 
     ww_op_params params = n->p;
-    VkDescriptorBufferInfo info[WW_MAX_BINDINGS];
-    VkWriteDescriptorSet wr[WW_MAX_BINDINGS];
+    VkDescriptorBufferInfo info[WW_MAX_NODE_BINDINGS];
+    VkWriteDescriptorSet wr[WW_MAX_NODE_BINDINGS];
     size_t align = vb->props.limits.minStorageBufferOffsetAlignment;
     for (int i = 0; i < n->nbind; i++) {
         const ww_binding *b = &n->bind[i];

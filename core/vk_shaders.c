@@ -47,6 +47,42 @@ static const uint32_t probe_fma_spv[] = {
 static const uint32_t colorize_spv[] = {
 #include "colorize.spv.h"
 };
+static const uint32_t layernorm_backward_spv[] = {
+#include "layernorm_backward.spv.h"
+};
+static const uint32_t gelu_backward_spv[] = {
+#include "gelu_backward.spv.h"
+};
+static const uint32_t reduce_spv[] = {
+#include "reduce.spv.h"
+};
+static const uint32_t adamw_spv[] = {
+#include "adamw.spv.h"
+};
+static const uint32_t conv2d_backward_input_spv[] = {
+#include "conv2d_backward_input.spv.h"
+};
+static const uint32_t conv2d_backward_weight_spv[] = {
+#include "conv2d_backward_weight.spv.h"
+};
+static const uint32_t channel_sum_spv[] = {
+#include "channel_sum.spv.h"
+};
+static const uint32_t resize_bilinear_backward_spv[] = {
+#include "resize_bilinear_backward.spv.h"
+};
+static const uint32_t relu_backward_spv[] = {
+#include "relu_backward.spv.h"
+};
+static const uint32_t scatter_add_rows_spv[] = {
+#include "scatter_add_rows.spv.h"
+};
+static const uint32_t attention_backward_dq_spv[] = {
+#include "attention_backward_dq.spv.h"
+};
+static const uint32_t attention_backward_dkdv_spv[] = {
+#include "attention_backward_dkdv.spv.h"
+};
 
 #define SHADER(id, name) [WW_SHADER_##id] = {#name, name##_spv, sizeof name##_spv}
 
@@ -66,4 +102,16 @@ const ww_vk_shader ww_vk_shaders[WW_SHADER_COUNT] = {
     SHADER(ROWS, rows),
     SHADER(PROBE_FMA, probe_fma),
     SHADER(COLORIZE, colorize),
+    SHADER(CONV2D_BWD_INPUT, conv2d_backward_input),
+    SHADER(CONV2D_BWD_WEIGHT, conv2d_backward_weight),
+    SHADER(CHANNEL_SUM, channel_sum),
+    SHADER(RESIZE_BWD, resize_bilinear_backward),
+    SHADER(RELU_BWD, relu_backward),
+    SHADER(SCATTER_ADD_ROWS, scatter_add_rows),
+    SHADER(LAYERNORM_BACKWARD, layernorm_backward),
+    SHADER(GELU_BACKWARD, gelu_backward),
+    SHADER(REDUCE, reduce),
+    SHADER(ADAMW, adamw),
+    SHADER(ATTENTION_BWD_DQ, attention_backward_dq),
+    SHADER(ATTENTION_BWD_DKDV, attention_backward_dkdv),
 };

@@ -212,6 +212,28 @@ ww_status ww_rope_table(ww_arena *a, int head_dim, int max_pos, double base, ww_
 ww_status ww_attention(ww_seq *s, const ww_tensor *q, const ww_tensor *k, const ww_tensor *v,
                        float scale, const ww_tensor *o, const ww_tensor *lse);
 
+/* Backward of ww_attention, streamed like the forward (no Nq x Nk matrix is stored) and
+ * deterministic: no atomics, every gradient row is summed by one thread in a fixed order, so
+ * the same inputs give the same bits on every run.
+ * q, k, v, scale: as given to the forward (same shapes and rules: Dh a multiple of 4 up to 256,
+ * unit stride on ne[0]); o, lse: what the forward wrote (pass lse to the forward to keep it);
+ * do_: dL/do, [B, Nq, H, Dh], unit stride on ne[0]. P = exp(q k^T * scale - lse) is recomputed
+ * block by block.
+ * dq, dk, dv ACCUMULATE: dq += dL/dq, dk += dL/dk, dv += dL/dv (zero them once per step). Each
+ * has the shape and strides of q, k, v respectively (e.g. the views of a dqkv buffer laid out
+ * like qkv); offsets and buffers are free. They may share a buffer, and even a byte range as in
+ * a fused dqkv, as long as no element is shared (checked: equal token and head strides and the
+ * heads of one token row not overlapping); they must not touch the inputs.
+ * k and v may broadcast batch 1 over B query batches (both, or neither); dk and dv are then
+ * [1, Nk, H, Dh] and receive the sum over the query batches, added in batch order.
+ * scratch_D: F32 [B, H, Nq], contiguous, caller-allocated; receives D = rowsum(do * o).
+ * Appends two nodes: dq (which also writes D), then dk and dv (which read D). */
+ww_status ww_attention_backward(ww_seq *s, const ww_tensor *q, const ww_tensor *k,
+                                const ww_tensor *v, const ww_tensor *o, const ww_tensor *lse,
+                                const ww_tensor *do_, float scale, const ww_tensor *dq,
+                                const ww_tensor *dk, const ww_tensor *dv,
+                                const ww_tensor *scratch_D);
+
 /* Patches of img [B, C, H, W] (H and W multiples of p) as rows: out [B, N, C*p*p] with
  * N = (H/p)*(W/p) in row-major grid order and columns ordered (c, ky, kx) as in a flattened
  * Conv2d weight, so that patch embedding is ww_patchify + ww_gemm(TRANS_B). */
@@ -273,6 +295,141 @@ ww_status ww_preprocess(ww_seq *s, const ww_tensor *src, const ww_image_layout *
 ww_status ww_gather_rows(ww_seq *s, const ww_tensor *x, const ww_tensor *idx, const ww_tensor *y);
 ww_status ww_scatter_rows(ww_seq *s, const ww_tensor *x, const ww_tensor *idx,
                           const ww_tensor *y);
+
+/* ---- Backward: DPT head ops and the token gather --------------------------------------------
+ * Every gradient ACCUMULATES (+=) into its output, which the caller zeroes once per step; no
+ * output may overlap an input. Reductions run in a fixed order on both backends (no float
+ * atomics), so a result is the same from run to run on one device. The forward flags are the
+ * caller's business: RELU_OUT is ww_relu_backward on the forward's output, ACCUMULATE changes
+ * nothing, and the bias gradient of the conv2d forward comes with the weight gradient. */
+
+/* Conv2d backward to the input: dx [B, Cin, H, W] += the gradient through
+ * y = conv2d(x, w, stride, pad) of dy [B, Cout, Ho, Wo]; w [Cout, Cin, k, k]; Ho and Wo as in
+ * ww_conv2d. Inputs the forward read through WW_CONV_RELU_IN get the gradient with respect to
+ * relu(x): follow with ww_relu_backward. */
+ww_status ww_conv2d_backward_input(ww_seq *s, const ww_tensor *dy, const ww_tensor *w,
+                                   int stride, int pad, const ww_tensor *dx);
+/* Conv2d backward to the weights: dw [Cout, Cin, k, k] += sum over (b, oy, ox) of
+ * dy[b, co, oy, ox] * x'[b, ci, oy*stride - pad + ky, ox*stride - pad + kx] (zero outside the
+ * image), with x' = relu(x) when flags holds WW_CONV_RELU_IN (the forward read relu(x); no other
+ * flag is accepted), else x; db [Cout] (NULL: none) += the sum of dy over (b, oy, ox). */
+ww_status ww_conv2d_backward_weight(ww_seq *s, const ww_tensor *x, const ww_tensor *dy,
+                                    int stride, int pad, const ww_tensor *dw,
+                                    const ww_tensor *db, unsigned flags);
+/* ConvTranspose2d (kernel == stride == k) backward: x [B, Cin, H, W] and w [Cin, Cout, k, k] as
+ * in the forward, dy [B, Cout, H*k, W*k]; dx [B, Cin, H, W], dw [Cin, Cout, k, k] and db [Cout]
+ * accumulate the gradients; any of the three may be NULL (not computed), x is needed only for
+ * dw and w only for dx. */
+ww_status ww_conv_transpose2d_backward(ww_seq *s, const ww_tensor *x, const ww_tensor *w,
+                                       const ww_tensor *dy, const ww_tensor *dx,
+                                       const ww_tensor *dw, const ww_tensor *db);
+/* Bilinear resize (align_corners = true) backward: dx [B, C, H, W] += the gradient through
+ * y = resize(x) of dy [B, C, Ho, Wo]. Each input pixel sums, in a fixed order, what the output
+ * pixels that read it send back (a gather: no two invocations write one element). */
+ww_status ww_resize_bilinear_backward(ww_seq *s, const ww_tensor *dy, const ww_tensor *dx);
+/* ReLU backward, elementwise over same-shaped contiguous tensors: dx += x > 0 ? dy : 0. x may be
+ * the forward's input or its output (both are > 0 at the same places); a NaN x passes nothing. */
+ww_status ww_relu_backward(ww_seq *s, const ww_tensor *x, const ww_tensor *dy,
+                           const ww_tensor *dx);
+/* Scatter-add of token rows, the backward of ww_gather_rows: y [B, N, D] rows idx[b, i] +=
+ * x [B, n, D] row i; idx U32 [B or 1, n]. Indices must be distinct (as in ww_scatter_rows, whose
+ * backward is ww_gather_rows); an index >= N is skipped. */
+ww_status ww_scatter_add_rows(ww_seq *s, const ww_tensor *x, const ww_tensor *idx,
+                              const ww_tensor *y);
+
+/* ---- Training: LayerNorm and GELU backward, reductions, AdamW (core/ops_train.c) ------------
+ * As in llm.c, a backward op ACCUMULATES into its gradients (dx += ...), so a tensor the forward
+ * used twice collects both contributions; the caller zeroes the gradients once per step
+ * (ww_tensor_fill with 0). Gradient outputs overlap no other tensor of the op.
+ *
+ * Determinism: a result does not depend on timing (no float atomics, no subgroup operations, no
+ * assumption about the subgroup size). A reduction over many rows is split into partial sums
+ * over fixed chunks whose layout depends only on the shape (chunks of at least 16 terms, at most
+ * 256 of them); the partials go to `scratch` and a second dispatch adds them in a fixed order.
+ * scratch: F32, contiguous, at least as many elements as the op's *_scratch function returns
+ * (NULL allowed when it returns 0), overlapping no other tensor of the op; its contents on entry
+ * do not matter and are unspecified afterwards, so one scratch tensor as large as the largest
+ * need serves every op of a sequence. The two backends agree to fp32 rounding, not bit for bit. */
+
+/* LayerNorm backward of y = (x - mean) * rstd * w + b (ww_layernorm, same eps): x, dy, dx
+ * [rows, D] (rows of D contiguous values with one row stride each, as ww_layernorm allows),
+ * w, dw, db [D] contiguous. With xhat = (x - mean) * rstd and g = dy * w, means over the row:
+ *   dx += rstd * (g - mean(g) - xhat * mean(g * xhat))
+ *   dw += sum over rows of dy * xhat        db += sum over rows of dy
+ * mean and rstd are recomputed from x (the forward saves no statistics). scratch holds them
+ * (2 * rows floats) and the partial sums of dw and db: ww_layernorm_backward_scratch(rows, D)
+ * elements (never 0). Appends 4 dispatches. */
+int64_t ww_layernorm_backward_scratch(int64_t rows, int64_t D);
+ww_status ww_layernorm_backward(ww_seq *s, const ww_tensor *x, const ww_tensor *w,
+                                const ww_tensor *dy, const ww_tensor *dx, const ww_tensor *dw,
+                                const ww_tensor *db, float eps, const ww_tensor *scratch);
+
+/* GELU backward (exact, erf): dx += dy * gelu'(x) with
+ *   gelu'(x) = 0.5 (1 + erf(x / sqrt 2)) + x exp(-x^2 / 2) / sqrt(2 pi),
+ * x the GELU's input (the pre-activation); x, dy, dx of one shape, contiguous.
+ * ww_gemm with WW_GEMM_GELU keeps no pre-activation, so a layer that is trained runs its GEMM
+ * without WW_GEMM_GELU into a buffer h that the backward keeps, then ww_gelu(h, a); backward:
+ * ww_gelu_backward(h, da, dh), then the GEMM's backward from dh. */
+ww_status ww_gelu_backward(ww_seq *s, const ww_tensor *x, const ww_tensor *dy,
+                           const ww_tensor *dx);
+
+/* Sum over every dim except one (bias gradients): x contiguous, seen as [outer, N, inner] with
+ * N = x->ne[dim] (dim counts ne[], 0 = the fastest, last dim in the slowest-first notation),
+ * y contiguous with N elements: y[n] (+)= sum over o, i of x[o, n, i] (accumulate: y += sum,
+ * else y = sum). A Linear layer's bias gradient from dy [B, T, N] is dim 0 (db += the sum over B
+ * and T); a convolution's from dy [B, C, H, W] is dim 2. scratch: ww_sum_rows_scratch(x->ne, dim)
+ * elements (0 when outer * inner <= 16: one dispatch, no scratch). */
+int64_t ww_sum_rows_scratch(const int64_t ne[4], int dim);
+ww_status ww_sum_rows(ww_seq *s, const ww_tensor *x, int dim, const ww_tensor *y, int accumulate,
+                      const ww_tensor *scratch);
+
+/* out[0] = sum of x^2 over all of x (contiguous): the squared global norm of a flat gradient
+ * array, for clipping (the host takes the square root, or ww_adamw does with WW_ADAMW_SUMSQ).
+ * out: F32, one element, may be a view into a larger tensor. scratch: ww_sum_squares_scratch(n)
+ * elements with n = x's element count (0 when n <= 16). */
+int64_t ww_sum_squares_scratch(int64_t n);
+ww_status ww_sum_squares(ww_seq *s, const ww_tensor *x, const ww_tensor *out,
+                         const ww_tensor *scratch);
+
+typedef struct ww_adamw_hparams {
+    float lr;           /* learning rate */
+    float beta1, beta2; /* e.g. 0.9, 0.999 */
+    float eps;          /* e.g. 1e-8 */
+    float weight_decay; /* decoupled (AdamW), e.g. 0.05; 0 for norms and biases */
+    float bias_corr1;   /* 1 - beta1^t at step t = 1, 2, ... (computed on the host) */
+    float bias_corr2;   /* 1 - beta2^t */
+    float grad_scale;   /* multiplies the gradient first: 1 / accumulation steps, clipping */
+} ww_adamw_hparams;
+
+/* Elements of ww_adamw's `scalars` tensor. */
+enum {
+    WW_ADAMW_LR = 0,
+    WW_ADAMW_BIAS_CORR1,
+    WW_ADAMW_BIAS_CORR2,
+    WW_ADAMW_GRAD_SCALE,
+    WW_ADAMW_MAX_NORM, /* > 0: clip the gradient to this global norm; <= 0: no clipping */
+    WW_ADAMW_SUMSQ,    /* sum of squares of the (unscaled) gradient: ww_sum_squares writes it */
+    WW_ADAMW_NSCALARS
+};
+
+/* AdamW step (PyTorch's AdamW, llm.c's update), one dispatch over flat arrays: params, grads,
+ * m, v F32, contiguous, the same element count; m and v start at 0; grads is only read.
+ *   g = grads * scale
+ *   m = beta1 m + (1 - beta1) g        v = beta2 v + (1 - beta2) g^2
+ *   params -= lr * ((m / bias_corr1) / (sqrt(v / bias_corr2) + eps) + weight_decay * params)
+ * Weight decay applies to every element given: lay the flat arrays out with the decayed tensors
+ * (weight matrices) in one range and the others (norms, biases) in another, and call ww_adamw
+ * once per range on views, the second time with weight_decay 0.
+ * scalars NULL: every value comes from h when the op is appended and scale = h->grad_scale.
+ * scalars F32 [WW_ADAMW_NSCALARS] (contiguous, may be written between runs with
+ * ww_tensor_write): lr, bias_corr1, bias_corr2 and grad_scale are read from it when the sequence
+ * runs (h's are ignored), so a recorded training step is re-submitted with new per-step values,
+ * and the global-norm clipping of PyTorch's clip_grad_norm_ happens on the device:
+ * norm = sqrt(scalars[WW_ADAMW_SUMSQ]) * |grad_scale| (ww_sum_squares of the gradient written
+ * there earlier in the sequence) and, when max_norm = scalars[WW_ADAMW_MAX_NORM] > 0,
+ * scale = grad_scale * min(1, max_norm / (norm + 1e-6)); otherwise scale = grad_scale. */
+ww_status ww_adamw(ww_seq *s, const ww_tensor *params, const ww_tensor *grads, const ww_tensor *m,
+                   const ww_tensor *v, const ww_adamw_hparams *h, const ww_tensor *scalars);
 
 /* ---- Visualisation ------------------------------------------------------------------------
  * Every colorize op writes rgba, U32 [H, W]: one packed pixel per word, R in the low byte, so

@@ -22,6 +22,18 @@ typedef enum ww_op {
     WW_OP_ROWS,
     WW_OP_PROBE,
     WW_OP_COLORIZE,
+    WW_OP_ATTENTION_BWD_DQ,
+    WW_OP_ATTENTION_BWD_DKDV,
+    WW_OP_LAYERNORM_BWD,
+    WW_OP_GELU_BWD,
+    WW_OP_REDUCE,
+    WW_OP_ADAMW,
+    WW_OP_CONV2D_BWD_INPUT,  /* conv2d params; bindings dy, w, dx (ops_conv_backward.c) */
+    WW_OP_CONV2D_BWD_WEIGHT, /* conv2d params; bindings x, dy, dw */
+    WW_OP_CHANNEL_SUM,       /* channels params (C, HW, B); bindings t, sum */
+    WW_OP_RESIZE_BWD,        /* resize params; bindings dy, dx */
+    WW_OP_RELU_BWD,          /* eltwise params (n); bindings x, dy, dx */
+    WW_OP_SCATTER_ADD_ROWS,  /* rows params; bindings x, idx, y */
     WW_OP_COUNT
 } ww_op;
 
@@ -50,13 +62,18 @@ typedef union ww_op_params {
     ww_rows_params rows;
     ww_probe_params probe;
     ww_colorize_params colorize;
+    ww_attention_bwd_params attention_bwd;
+    ww_layernorm_bwd_params layernorm_bwd;
+    ww_gelu_bwd_params gelu_bwd;
+    ww_reduce_params reduce;
+    ww_adamw_params adamw;
     uint32_t words[32];
 } ww_op_params;
 
 typedef struct ww_node {
     ww_op op;
     int nbind;
-    ww_binding bind[WW_MAX_BINDINGS];
+    ww_binding bind[WW_MAX_NODE_BINDINGS];
     ww_op_params p;
     uint32_t params_size; /* bytes of p that the shader's push-constant block holds */
 } ww_node;
@@ -140,6 +157,12 @@ ww_status ww_vk_backend_create(const ww_backend_options *opt, int auto_mode, ww_
  * absent optional binding). The CPU backend calls it with its thread pool (cpu_threads.c). */
 typedef struct ww_threads ww_threads;
 void ww_cpu_run_node(const ww_node *n, void *const *ptr, ww_threads *pool);
+/* The same for the backward ops of ops_conv_backward.c (cpu_conv_backward.c). */
+void ww_cpu_run_conv_backward(const ww_node *n, void *const *ptr, ww_threads *pool);
+/* The attention backward nodes (cpu_attention_backward.c), called by ww_cpu_run_node. */
+void ww_cpu_attention_backward(const ww_node *n, void *const *ptr, ww_threads *pool);
+/* LayerNorm / GELU backward, reductions, AdamW (cpu_train.c), called by ww_cpu_run_node. */
+void ww_cpu_run_train_basic(const ww_node *n, void *const *ptr, ww_threads *pool);
 
 /* Thread pool: run fn(i, user) for i in [0, n) on the pool's threads and wait. pool may be NULL
  * (run on the caller's thread). */

@@ -14,6 +14,9 @@
 #include <stdint.h>
 
 #define WW_MAX_BINDINGS 5
+/* Bindings one node may have. Nodes with more than WW_MAX_BINDINGS use a params struct that
+ * starts with off[WW_MAX_NODE_BINDINGS] instead (the backward ops). */
+#define WW_MAX_NODE_BINDINGS 8
 
 /* Bindings: a, b, bias, c */
 typedef struct ww_gemm_params {
@@ -132,6 +135,62 @@ typedef struct ww_colorize_params {
     uint32_t n;          /* entries of the table */
     float a, b;          /* flow: a = 1 / max_flow; scalar: a = lo, b = n / (hi - lo) */
 } ww_colorize_params;
+
+/* Attention backward, two nodes sharing this struct (ww_attention_backward, ww.h):
+ *   WW_OP_ATTENTION_BWD_DQ, bindings q, k, v, o, do, lse, D, dq: D = rowsum(do * o) (written),
+ *     dq += dL/dq;
+ *   WW_OP_ATTENTION_BWD_DKDV, bindings q, k, v, do, lse, D, dk, dv: dk += dL/dk, dv += dL/dv.
+ * dq, dk, dv have the strides of q, k, v. k, v (and dk, dv) have Bkv batches: B, or 1 shared by
+ * every query batch (dk, dv then sum over the query batches). lse and D are [B, H, Nq]. */
+typedef struct ww_attention_bwd_params {
+    uint32_t off[WW_MAX_NODE_BINDINGS];
+    uint32_t Dh, H, Nq, Nk, B, Bkv;
+    uint32_t q_st, q_sh, q_sb;    /* q and dq: token, head, batch strides */
+    uint32_t k_st, k_sh, k_sb;    /* k and dk (batch stride 0 when Bkv = 1) */
+    uint32_t v_st, v_sh, v_sb;    /* v and dv */
+    uint32_t o_st, o_sh, o_sb;    /* o */
+    uint32_t do_st, do_sh, do_sb; /* do */
+    float scale;
+} ww_attention_bwd_params;
+
+/* ---- LayerNorm / GELU backward, reductions, AdamW (core/ops_train.c) ---- */
+enum { WW_LNB_ROWS = 0, WW_LNB_PARTIALS = 1 };
+/* Bindings: x, w, dy, dx, scratch. scratch holds stats[rows][2] = (mean, rstd), then the
+ * partials pw[parts][D] and pb[parts][D].
+ * ROWS: one row each: stats and dx += ... PARTIALS (w, dx absent): for part p (rows
+ * [p chunk, min(rows, (p + 1) chunk))) pw[p][d] = sum dy xhat, pb[p][d] = sum dy. */
+typedef struct ww_layernorm_bwd_params {
+    uint32_t off[WW_MAX_BINDINGS];
+    uint32_t D, rows;
+    uint32_t x_rs, dy_rs, dx_rs; /* row strides */
+    float eps;
+    uint32_t pass;        /* WW_LNB_* */
+    uint32_t chunk, parts;
+} ww_layernorm_bwd_params;
+
+/* Bindings: x, dy, dx. dx[i] += dy[i] * gelu'(x[i]). */
+typedef struct ww_gelu_bwd_params {
+    uint32_t off[WW_MAX_BINDINGS];
+    uint32_t n;
+} ww_gelu_bwd_params;
+
+/* Bindings: x, y. x is [outer, N, inner]; with count = outer * inner terms r = o * inner + i,
+ * for p < parts and n < N: y[p N + n] (+)= sum over r in [p chunk, min(count, (p + 1) chunk))
+ * of f(x[(o N + n) inner + i]), f(v) = v or v * v. */
+typedef struct ww_reduce_params {
+    uint32_t off[WW_MAX_BINDINGS];
+    uint32_t outer, N, inner;
+    uint32_t chunk, parts;
+    uint32_t square, accumulate;
+} ww_reduce_params;
+
+/* Bindings: params, grads, m, v, scalars (F32 [WW_ADAMW_NSCALARS], when has_scalars). */
+typedef struct ww_adamw_params {
+    uint32_t off[WW_MAX_BINDINGS];
+    uint32_t n;
+    float lr, beta1, beta2, eps, weight_decay, bias_corr1, bias_corr2, grad_scale;
+    uint32_t has_scalars;
+} ww_adamw_params;
 
 /* Set in the flags of ops whose bias is optional. */
 #define WW_HAS_BIAS (1u << 16)

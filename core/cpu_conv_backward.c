@@ -1,0 +1,347 @@
+/* CPU kernels of the backward ops of ops_conv_backward.c: plain loops, each output element
+ * written by one task in a fixed order (deterministic), tasks spread over the pool where the
+ * work splits without sharing an output. Every op accumulates (+=) into its output. Bindings
+ * and parameters as listed in ops_conv_backward.c; ptr[i] is binding i's element 0. */
+#include <stdint.h>
+#include <string.h>
+
+#include "ww_internal.h"
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+/* 4-float vectors (GNU C vector extension, as in cpu_ops.c): GCC's -O2 vectoriser leaves the
+ * two inner loops below scalar. */
+typedef float v4f __attribute__((vector_size(16)));
+
+static v4f v4_load(const float *p)
+{
+    v4f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* y[i] += a * x[i], i < n */
+static void axpy(float *restrict y, const float *restrict x, float a, int64_t n)
+{
+    v4f va = {a, a, a, a};
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4f v = v4_load(y + i) + va * v4_load(x + i);
+        memcpy(y + i, &v, sizeof v);
+    }
+    for (; i < n; i++)
+        y[i] += a * x[i];
+}
+
+/* sum of a[i] * b[i], i < n, in four interleaved partial sums (a fixed order) */
+static float dot(const float *a, const float *b, int64_t n)
+{
+    v4f acc = {0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        acc += v4_load(a + i) * v4_load(b + i);
+    float s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for (; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+/* the same with relu(b[i]) (NaN gives 0) */
+static float dot_relu(const float *a, const float *b, int64_t n)
+{
+    v4f acc = {0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4f v = v4_load(b + i), r;
+        for (int l = 0; l < 4; l++)
+            r[l] = v[l] > 0.0f ? v[l] : 0.0f;
+        acc += v4_load(a + i) * r;
+    }
+    float s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for (; i < n; i++)
+        s += a[i] * (b[i] > 0.0f ? b[i] : 0.0f);
+    return s;
+}
+
+/* Items [0, n) in pieces of about 64k units of work (cost per item), one pool task per piece. */
+typedef void (*range_fn)(const void *ctx, int64_t i0, int64_t i1);
+
+typedef struct range_job {
+    range_fn fn;
+    const void *ctx;
+    int64_t n, grain;
+} range_job;
+
+static void range_task(int64_t t, void *user)
+{
+    const range_job *j = user;
+    int64_t i0 = t * j->grain;
+    j->fn(j->ctx, i0, min64(j->n, i0 + j->grain));
+}
+
+static void ranges(ww_threads *pool, int64_t n, int64_t cost, range_fn fn, const void *ctx)
+{
+    if (n <= 0)
+        return;
+    int64_t grain = max64(1, 65536 / max64(cost, 1));
+    range_job j = {fn, ctx, n, grain};
+    ww_threads_parallel_for(pool, (n + grain - 1) / grain, range_task, &j);
+}
+
+/* Output index range [lo, hi) of o with 0 <= o * stride + off < n (off may be negative). */
+static void valid_range(int64_t off, int64_t stride, int64_t n, int64_t count, int64_t *lo,
+                        int64_t *hi)
+{
+    int64_t a = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    int64_t b = n - off <= 0 ? 0 : (n - off + stride - 1) / stride;
+    *lo = min64(a, count);
+    *hi = max64(*lo, min64(b, count));
+}
+
+/* ---- conv2d backward to the input ------------------------------------------------------------
+ * dx[b, ci, iy, ix] += sum over (co, ky, kx) of w[co, ci, ky, kx] * dy[b, co, oy, ox] where
+ * iy = oy * stride - pad + ky, ix = ox * stride - pad + kx: scattered from dy within one input
+ * plane (b, ci), which is one task. */
+typedef struct conv_job {
+    const ww_conv2d_params *p;
+    const float *a, *b; /* dx: dy, w; dw: x, dy */
+    float *out;
+} conv_job;
+
+static void conv_dx_planes(const void *ctx, int64_t r0, int64_t r1)
+{
+    const conv_job *j = ctx;
+    const ww_conv2d_params *p = j->p;
+    int64_t Cin = p->Cin, Cout = p->Cout, H = p->H, W = p->W, Ho = p->Ho, Wo = p->Wo, k = p->k;
+    int64_t s = p->stride, pad = p->pad;
+    for (int64_t r = r0; r < r1; r++) { /* r = b * Cin + ci */
+        int64_t b = r / Cin, ci = r % Cin;
+        float *restrict dx = j->out + r * H * W;
+        for (int64_t co = 0; co < Cout; co++) {
+            const float *restrict dy = j->a + (b * Cout + co) * Ho * Wo;
+            const float *wk = j->b + (co * Cin + ci) * k * k;
+            for (int64_t ky = 0; ky < k; ky++) {
+                int64_t oy0, oy1, ox0, ox1;
+                valid_range(ky - pad, s, H, Ho, &oy0, &oy1);
+                for (int64_t kx = 0; kx < k; kx++) {
+                    float wv = wk[ky * k + kx];
+                    valid_range(kx - pad, s, W, Wo, &ox0, &ox1);
+                    for (int64_t oy = oy0; oy < oy1; oy++) {
+                        /* element (iy, ix) of output pixel ox is dx[at + ox * s] */
+                        int64_t at = (oy * s + ky - pad) * W + kx - pad;
+                        const float *restrict g = dy + oy * Wo;
+                        if (s == 1)
+                            axpy(dx + at + ox0, g + ox0, wv, ox1 - ox0);
+                        else
+                            for (int64_t ox = ox0; ox < ox1; ox++)
+                                dx[at + ox * s] += wv * g[ox];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* ---- conv2d backward to the weights ----------------------------------------------------------
+ * dw[co, ci, ky, kx] += sum over (b, oy, ox) of dy[b, co, oy, ox] * x'[b, ci, iy, ix], x' the
+ * input through relu when the forward read it so. One (co, ci) pair per item: its k * k sums
+ * run over the positions in a fixed order. */
+static void conv_dw_pairs(const void *ctx, int64_t r0, int64_t r1)
+{
+    const conv_job *j = ctx;
+    const ww_conv2d_params *p = j->p;
+    int64_t Cin = p->Cin, Cout = p->Cout, H = p->H, W = p->W, Ho = p->Ho, Wo = p->Wo, k = p->k;
+    int64_t s = p->stride, pad = p->pad;
+    int relu = (p->flags & WW_CONV_RELU_IN) != 0;
+    for (int64_t r = r0; r < r1; r++) { /* r = co * Cin + ci */
+        int64_t co = r / Cin, ci = r % Cin;
+        float *dw = j->out + r * k * k;
+        for (int64_t ky = 0; ky < k; ky++) {
+            int64_t oy0, oy1;
+            valid_range(ky - pad, s, H, Ho, &oy0, &oy1);
+            for (int64_t kx = 0; kx < k; kx++) {
+                int64_t ox0, ox1;
+                valid_range(kx - pad, s, W, Wo, &ox0, &ox1);
+                float acc = 0.0f;
+                for (int64_t b = 0; b < p->B; b++) {
+                    const float *x = j->a + (b * Cin + ci) * H * W;
+                    const float *dy = j->b + (b * Cout + co) * Ho * Wo;
+                    for (int64_t oy = oy0; oy < oy1; oy++) {
+                        int64_t at = (oy * s + ky - pad) * W + kx - pad;
+                        const float *g = dy + oy * Wo;
+                        if (s == 1) {
+                            acc += relu ? dot_relu(g + ox0, x + at + ox0, ox1 - ox0)
+                                        : dot(g + ox0, x + at + ox0, ox1 - ox0);
+                            continue;
+                        }
+                        for (int64_t ox = ox0; ox < ox1; ox++) {
+                            float v = x[at + ox * s];
+                            if (relu && !(v > 0.0f))
+                                v = 0.0f;
+                            acc += g[ox] * v;
+                        }
+                    }
+                }
+                dw[ky * k + kx] += acc;
+            }
+        }
+    }
+}
+
+/* ---- channel sums (bias gradients) -------------------------------------------------------------
+ * sum[c] += sum over (b, i) of t[b, c, i], one channel per item. */
+typedef struct chan_job {
+    const ww_channels_params *p;
+    const float *t;
+    float *sum;
+} chan_job;
+
+static void chan_sums(const void *ctx, int64_t c0, int64_t c1)
+{
+    const chan_job *j = ctx;
+    int64_t C = j->p->C, HW = j->p->HW;
+    for (int64_t c = c0; c < c1; c++) {
+        float acc = 0.0f;
+        for (int64_t b = 0; b < j->p->B; b++) {
+            const float *t = j->t + (b * C + c) * HW;
+            for (int64_t i = 0; i < HW; i++)
+                acc += t[i];
+        }
+        j->sum[c] += acc;
+    }
+}
+
+/* ---- bilinear resize backward ------------------------------------------------------------------
+ * The forward's transpose, one plane per item: every output pixel sends (1 - f) and f of its
+ * gradient to the two input rows (columns) it read, with the sample position of the shader:
+ * n = o * (in - 1), i0 = n / (out - 1), f = (n - i0 * (out - 1)) / (out - 1) (integers, exact);
+ * one output sample reads input 0. */
+typedef struct resize_job {
+    const ww_resize_params *p;
+    const float *dy;
+    float *dx;
+} resize_job;
+
+static void resize_coord(int64_t o, int64_t in, int64_t out, int64_t *i0, int64_t *i1, float *f)
+{
+    *i0 = 0;
+    *f = 0.0f;
+    if (out > 1) {
+        int64_t n = o * (in - 1);
+        *i0 = n / (out - 1);
+        *f = (float)(n - *i0 * (out - 1)) / (float)(out - 1);
+    }
+    *i1 = min64(*i0 + 1, in - 1);
+}
+
+static void resize_planes(const void *ctx, int64_t r0, int64_t r1)
+{
+    const resize_job *j = ctx;
+    int64_t H = j->p->H, W = j->p->W, Ho = j->p->Ho, Wo = j->p->Wo;
+    for (int64_t r = r0; r < r1; r++) {
+        const float *dy = j->dy + r * Ho * Wo;
+        float *dx = j->dx + r * H * W;
+        for (int64_t oy = 0; oy < Ho; oy++) {
+            int64_t y0, y1;
+            float fy;
+            resize_coord(oy, H, Ho, &y0, &y1, &fy);
+            for (int64_t ox = 0; ox < Wo; ox++) {
+                int64_t x0, x1;
+                float fx, g = dy[oy * Wo + ox];
+                resize_coord(ox, W, Wo, &x0, &x1, &fx);
+                float top = (1.0f - fy) * g, bottom = fy * g;
+                dx[y0 * W + x0] += (1.0f - fx) * top;
+                dx[y0 * W + x1] += fx * top;
+                dx[y1 * W + x0] += (1.0f - fx) * bottom;
+                dx[y1 * W + x1] += fx * bottom;
+            }
+        }
+    }
+}
+
+/* ---- relu backward, scatter-add of rows ------------------------------------------------------- */
+typedef struct elt_job {
+    const float *x, *dy;
+    float *dx;
+} elt_job;
+
+static void relu_bwd_range(const void *ctx, int64_t i0, int64_t i1)
+{
+    const elt_job *j = ctx;
+    for (int64_t i = i0; i < i1; i++)
+        j->dx[i] += j->x[i] > 0.0f ? j->dy[i] : 0.0f;
+}
+
+typedef struct rows_job {
+    const ww_rows_params *p;
+    const float *x;
+    const uint32_t *idx;
+    float *y;
+} rows_job;
+
+static void scatter_add_range(const void *ctx, int64_t r0, int64_t r1)
+{
+    const rows_job *j = ctx;
+    const ww_rows_params *p = j->p;
+    int64_t D = p->D;
+    for (int64_t r = r0; r < r1; r++) { /* r = b * n + i */
+        int64_t b = r / p->n, i = r % p->n;
+        uint32_t id = j->idx[b * (int64_t)p->idx_sb + i];
+        if (id >= p->N)
+            continue;
+        float *y = j->y + (b * (int64_t)p->N + id) * D;
+        const float *x = j->x + r * D;
+        for (int64_t d = 0; d < D; d++)
+            y[d] += x[d];
+    }
+}
+
+void ww_cpu_run_conv_backward(const ww_node *n, void *const *ptr, ww_threads *pool)
+{
+    switch (n->op) {
+    case WW_OP_CONV2D_BWD_INPUT: {
+        const ww_conv2d_params *p = &n->p.conv2d;
+        conv_job j = {p, ptr[0], ptr[1], ptr[2]};
+        ranges(pool, (int64_t)p->B * p->Cin,
+               (int64_t)p->Cout * p->k * p->k * p->Ho * p->Wo * 2, conv_dx_planes, &j);
+        break;
+    }
+    case WW_OP_CONV2D_BWD_WEIGHT: {
+        const ww_conv2d_params *p = &n->p.conv2d;
+        conv_job j = {p, ptr[0], ptr[1], ptr[2]};
+        ranges(pool, (int64_t)p->Cout * p->Cin,
+               (int64_t)p->B * p->k * p->k * p->Ho * p->Wo * 2, conv_dw_pairs, &j);
+        break;
+    }
+    case WW_OP_CHANNEL_SUM: {
+        chan_job j = {&n->p.channels, ptr[0], ptr[1]};
+        ranges(pool, n->p.channels.C, (int64_t)n->p.channels.B * n->p.channels.HW, chan_sums,
+               &j);
+        break;
+    }
+    case WW_OP_RESIZE_BWD: {
+        const ww_resize_params *p = &n->p.resize;
+        if (p->H == 0 || p->W == 0)
+            break;
+        resize_job j = {p, ptr[0], ptr[1]};
+        ranges(pool, p->planes, (int64_t)p->Ho * p->Wo * 16, resize_planes, &j);
+        break;
+    }
+    case WW_OP_RELU_BWD: {
+        elt_job j = {ptr[0], ptr[1], ptr[2]};
+        ranges(pool, n->p.eltwise.n, 2, relu_bwd_range, &j);
+        break;
+    }
+    case WW_OP_SCATTER_ADD_ROWS: {
+        const ww_rows_params *p = &n->p.rows;
+        if (p->n == 0)
+            break;
+        rows_job j = {p, ptr[0], ptr[1], ptr[2]};
+        ranges(pool, (int64_t)p->B * p->n, (int64_t)p->D * 2, scatter_add_range, &j);
+        break;
+    }
+    default:
+        break;
+    }
+}
