@@ -64,31 +64,6 @@ static float dot_relu(const float *a, const float *b, int64_t n)
     return s;
 }
 
-/* Items [0, n) in pieces of about 64k units of work (cost per item), one pool task per piece. */
-typedef void (*range_fn)(const void *ctx, int64_t i0, int64_t i1);
-
-typedef struct range_job {
-    range_fn fn;
-    const void *ctx;
-    int64_t n, grain;
-} range_job;
-
-static void range_task(int64_t t, void *user)
-{
-    const range_job *j = user;
-    int64_t i0 = t * j->grain;
-    j->fn(j->ctx, i0, min64(j->n, i0 + j->grain));
-}
-
-static void ranges(ww_threads *pool, int64_t n, int64_t cost, range_fn fn, const void *ctx)
-{
-    if (n <= 0)
-        return;
-    int64_t grain = max64(1, 65536 / max64(cost, 1));
-    range_job j = {fn, ctx, n, grain};
-    ww_threads_parallel_for(pool, (n + grain - 1) / grain, range_task, &j);
-}
-
 /* Output index range [lo, hi) of o with 0 <= o * stride + off < n (off may be negative). */
 static void valid_range(int64_t off, int64_t stride, int64_t n, int64_t count, int64_t *lo,
                         int64_t *hi)
@@ -303,20 +278,20 @@ void ww_cpu_run_conv_backward(const ww_node *n, void *const *ptr, ww_threads *po
     case WW_OP_CONV2D_BWD_INPUT: {
         const ww_conv2d_params *p = &n->p.conv2d;
         conv_job j = {p, ptr[0], ptr[1], ptr[2]};
-        ranges(pool, (int64_t)p->B * p->Cin,
+        ww_parallel_ranges(pool, (int64_t)p->B * p->Cin,
                (int64_t)p->Cout * p->k * p->k * p->Ho * p->Wo * 2, conv_dx_planes, &j);
         break;
     }
     case WW_OP_CONV2D_BWD_WEIGHT: {
         const ww_conv2d_params *p = &n->p.conv2d;
         conv_job j = {p, ptr[0], ptr[1], ptr[2]};
-        ranges(pool, (int64_t)p->Cout * p->Cin,
+        ww_parallel_ranges(pool, (int64_t)p->Cout * p->Cin,
                (int64_t)p->B * p->k * p->k * p->Ho * p->Wo * 2, conv_dw_pairs, &j);
         break;
     }
     case WW_OP_CHANNEL_SUM: {
         chan_job j = {&n->p.channels, ptr[0], ptr[1]};
-        ranges(pool, n->p.channels.C, (int64_t)n->p.channels.B * n->p.channels.HW, chan_sums,
+        ww_parallel_ranges(pool, n->p.channels.C, (int64_t)n->p.channels.B * n->p.channels.HW, chan_sums,
                &j);
         break;
     }
@@ -325,12 +300,12 @@ void ww_cpu_run_conv_backward(const ww_node *n, void *const *ptr, ww_threads *po
         if (p->H == 0 || p->W == 0)
             break;
         resize_job j = {p, ptr[0], ptr[1]};
-        ranges(pool, p->planes, (int64_t)p->Ho * p->Wo * 16, resize_planes, &j);
+        ww_parallel_ranges(pool, p->planes, (int64_t)p->Ho * p->Wo * 16, resize_planes, &j);
         break;
     }
     case WW_OP_RELU_BWD: {
         elt_job j = {ptr[0], ptr[1], ptr[2]};
-        ranges(pool, n->p.eltwise.n, 2, relu_bwd_range, &j);
+        ww_parallel_ranges(pool, n->p.eltwise.n, 2, relu_bwd_range, &j);
         break;
     }
     case WW_OP_SCATTER_ADD_ROWS: {
@@ -338,7 +313,7 @@ void ww_cpu_run_conv_backward(const ww_node *n, void *const *ptr, ww_threads *po
         if (p->n == 0)
             break;
         rows_job j = {p, ptr[0], ptr[1], ptr[2]};
-        ranges(pool, (int64_t)p->B * p->n, (int64_t)p->D * 2, scatter_add_range, &j);
+        ww_parallel_ranges(pool, (int64_t)p->B * p->n, (int64_t)p->D * 2, scatter_add_range, &j);
         break;
     }
     default:

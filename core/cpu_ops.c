@@ -57,33 +57,6 @@ static void relu_span(float *y, const float *x, int64_t n)
         y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
-/* Items [0, n) in pieces of `grain` items, one pool task per piece. */
-typedef void (*range_fn)(void *ctx, int64_t i0, int64_t i1);
-
-typedef struct range_job {
-    range_fn fn;
-    void *ctx;
-    int64_t n, grain;
-} range_job;
-
-static void range_task(int64_t t, void *user)
-{
-    const range_job *j = user;
-    int64_t i0 = t * j->grain;
-    j->fn(j->ctx, i0, min64(j->n, i0 + j->grain));
-}
-
-/* cost: rough work per item (flops or bytes); pieces get ~64k of it so that waking the pool is
- * worth it and tiny ops stay on the calling thread. */
-static void parallel_ranges(ww_threads *pool, int64_t n, int64_t cost, range_fn fn, void *ctx)
-{
-    if (n <= 0)
-        return;
-    int64_t grain = max64(1, 65536 / max64(cost, 1));
-    range_job j = {fn, ctx, n, grain};
-    ww_threads_parallel_for(pool, (n + grain - 1) / grain, range_task, &j);
-}
-
 /* ---- Matrix products ------------------------------------------------------------------------
  * One description serves gemm, the convolutions and the attention blocks:
  * C(m, n) of batch i (=|+=) epi(sum_k A(m, k) B(k, n)), all strides in elements. */
@@ -315,7 +288,7 @@ typedef struct epi_job {
     int64_t c_rs;
 } epi_job;
 
-static void epi_rows(void *ctx, int64_t r0, int64_t r1)
+static void epi_rows(const void *ctx, int64_t r0, int64_t r1)
 {
     const epi_job *e = ctx;
     for (int64_t r = r0; r < r1; r++)
@@ -328,7 +301,7 @@ static void epilogue_pass(ww_threads *pool, const epilogue *ep, const float *v, 
                           int64_t m0, int64_t rows, int64_t N, float *c, int64_t c_rs)
 {
     epi_job e = {ep, v, v_rs, m0, N, c, c_rs};
-    parallel_ranges(pool, rows, N * 4, epi_rows, &e);
+    ww_parallel_ranges(pool, rows, N * 4, epi_rows, &e);
 }
 
 /* The product through one cblas_sgemm per batch (OpenBLAS threads it itself, so it is called
@@ -423,7 +396,7 @@ typedef struct layernorm_job {
     float *y;
 } layernorm_job;
 
-static void layernorm_rows(void *ctx, int64_t r0, int64_t r1)
+static void layernorm_rows(const void *ctx, int64_t r0, int64_t r1)
 {
     const layernorm_job *j = ctx;
     int64_t D = j->p->D;
@@ -448,7 +421,7 @@ static void layernorm_forward(const ww_layernorm_params *p, void *const *ptr, ww
     if (p->D == 0)
         return;
     layernorm_job j = {p, ptr[0], ptr[1], ptr[2], ptr[3]};
-    parallel_ranges(pool, p->rows, (int64_t)p->D * 8, layernorm_rows, &j);
+    ww_parallel_ranges(pool, p->rows, (int64_t)p->D * 8, layernorm_rows, &j);
 }
 
 /* ---- ELTWISE ---------------------------------------------------------------------------------
@@ -459,7 +432,7 @@ typedef struct eltwise_job {
     float *y;
 } eltwise_job;
 
-static void eltwise_range(void *ctx, int64_t i0, int64_t i1)
+static void eltwise_range(const void *ctx, int64_t i0, int64_t i1)
 {
     const eltwise_job *j = ctx;
     const float *a = j->a, *b = j->b;
@@ -486,7 +459,7 @@ static void eltwise_range(void *ctx, int64_t i0, int64_t i1)
 static void eltwise_forward(const ww_eltwise_params *p, void *const *ptr, ww_threads *pool)
 {
     eltwise_job j = {p, ptr[0], ptr[1], ptr[2]};
-    parallel_ranges(pool, p->n, p->op == WW_ELT_GELU ? 16 : 2, eltwise_range, &j);
+    ww_parallel_ranges(pool, p->n, p->op == WW_ELT_GELU ? 16 : 2, eltwise_range, &j);
 }
 
 /* ---- ROPE ------------------------------------------------------------------------------------
@@ -499,7 +472,7 @@ typedef struct rope_job {
     const float *table;
 } rope_job;
 
-static void rope_tokens(void *ctx, int64_t r0, int64_t r1)
+static void rope_tokens(const void *ctx, int64_t r0, int64_t r1)
 {
     const rope_job *j = ctx;
     const ww_rope_params *p = j->p;
@@ -533,7 +506,7 @@ static void rope_forward(const ww_rope_params *p, void *const *ptr, ww_threads *
     if (p->max_pos == 0 || p->N == 0)
         return;
     rope_job j = {p, ptr[0], ptr[1], ptr[2]};
-    parallel_ranges(pool, (int64_t)p->B * p->N, (int64_t)p->H * p->Dh * 6, rope_tokens, &j);
+    ww_parallel_ranges(pool, (int64_t)p->B * p->N, (int64_t)p->H * p->Dh * 6, rope_tokens, &j);
 }
 
 /* ---- ATTENTION -------------------------------------------------------------------------------
@@ -812,7 +785,7 @@ typedef struct patchify_job {
     float *out;
 } patchify_job;
 
-static void patchify_rows(void *ctx, int64_t r0, int64_t r1)
+static void patchify_rows(const void *ctx, int64_t r0, int64_t r1)
 {
     const patchify_job *j = ctx;
     const ww_patchify_params *p = j->p;
@@ -835,7 +808,7 @@ static void patchify_forward(const ww_patchify_params *p, void *const *ptr, ww_t
     if (p->p == 0 || p->H < p->p)
         return;
     patchify_job j = {p, ptr[0], ptr[1]};
-    parallel_ranges(pool, (int64_t)p->B * (p->H / p->p), (int64_t)p->W * p->C * p->p, patchify_rows,
+    ww_parallel_ranges(pool, (int64_t)p->B * (p->H / p->p), (int64_t)p->W * p->C * p->p, patchify_rows,
                     &j);
 }
 
@@ -857,7 +830,7 @@ static int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b 
 
 /* Rows r = (ci * k + ky) * k + kx of the band: one output row segment at a time, whose taps
  * inside the image form one contiguous run (strided by `stride` in x). */
-static void im2col_rows(void *ctx, int64_t r0, int64_t r1)
+static void im2col_rows(const void *ctx, int64_t r0, int64_t r1)
 {
     const im2col_job *j = ctx;
     const ww_conv2d_params *p = j->p;
@@ -900,7 +873,7 @@ typedef struct conv_direct_job {
 
 /* One output plane (b, co) per item with no scratch: the fallback when im2col memory is
  * missing. */
-static void conv_direct_planes(void *ctx, int64_t r0, int64_t r1)
+static void conv_direct_planes(const void *ctx, int64_t r0, int64_t r1)
 {
     const conv_direct_job *j = ctx;
     const ww_conv2d_params *p = j->p;
@@ -966,13 +939,13 @@ static void conv2d_forward(const ww_conv2d_params *p, void *const *ptr, ww_threa
     float *col = malloc((size_t)(K * nb) * sizeof(float));
     if (!col) {
         conv_direct_job d = {p, x, w, g.ep.bias, y};
-        parallel_ranges(pool, (int64_t)p->B * p->Cout, HWo * K * 2, conv_direct_planes, &d);
+        ww_parallel_ranges(pool, (int64_t)p->B * p->Cout, HWo * K * 2, conv_direct_planes, &d);
         return;
     }
     for (int64_t b = 0; b < p->B; b++)
         for (int64_t p0 = 0; p0 < HWo; p0 += nb) {
             im2col_job ij = {p, x + b * (int64_t)p->Cin * HWi, col, p0, min64(nb, HWo - p0)};
-            parallel_ranges(pool, K, ij.nb, im2col_rows, &ij);
+            ww_parallel_ranges(pool, K, ij.nb, im2col_rows, &ij);
             g.N = ij.nb;
             g.b = (mat){col, ij.nb, 1, 0};
             g.c = y + b * (int64_t)p->Cout * HWo + p0;
@@ -994,7 +967,7 @@ typedef struct convt_job {
 } convt_job;
 
 /* Scatter rows (co, ky, kx) of t into y, adding the bias. */
-static void convt_scatter(void *ctx, int64_t r0, int64_t r1)
+static void convt_scatter(const void *ctx, int64_t r0, int64_t r1)
 {
     const convt_job *j = ctx;
     const ww_convt_params *p = j->p;
@@ -1012,7 +985,7 @@ static void convt_scatter(void *ctx, int64_t r0, int64_t r1)
 }
 
 /* One output plane (b, co) per item with no scratch. */
-static void convt_direct_planes(void *ctx, int64_t r0, int64_t r1)
+static void convt_direct_planes(const void *ctx, int64_t r0, int64_t r1)
 {
     const convt_job *j = ctx;
     const ww_convt_params *p = j->p;
@@ -1045,7 +1018,7 @@ static void convt_forward(const ww_convt_params *p, void *const *ptr, ww_threads
     int64_t nb = min64(HW, max64(1, IM2COL_BUDGET_FLOATS / M));
     float *t = malloc((size_t)(M * nb) * sizeof(float));
     if (!t) {
-        parallel_ranges(pool, (int64_t)p->B * p->Cout, HW * p->k * p->k * p->Cin * 2,
+        ww_parallel_ranges(pool, (int64_t)p->B * p->Cout, HW * p->k * p->k * p->Cin * 2,
                         convt_direct_planes, &j);
         return;
     }
@@ -1060,7 +1033,7 @@ static void convt_forward(const ww_convt_params *p, void *const *ptr, ww_threads
                 .c = t, .c_rs = j.nb,
             };
             gemm_run(pool, &g);
-            parallel_ranges(pool, M, j.nb, convt_scatter, &j);
+            ww_parallel_ranges(pool, M, j.nb, convt_scatter, &j);
         }
     free(t);
 }
@@ -1073,7 +1046,7 @@ typedef struct resize_job {
     float *y;
 } resize_job;
 
-static void resize_rows(void *ctx, int64_t r0, int64_t r1)
+static void resize_rows(const void *ctx, int64_t r0, int64_t r1)
 {
     const resize_job *j = ctx;
     const ww_resize_params *p = j->p;
@@ -1101,7 +1074,7 @@ static void resize_forward(const ww_resize_params *p, void *const *ptr, ww_threa
     if (p->H == 0 || p->W == 0 || p->Ho == 0)
         return;
     resize_job j = {p, ptr[0], ptr[1]};
-    parallel_ranges(pool, (int64_t)p->planes * p->Ho, (int64_t)p->Wo * 12, resize_rows, &j);
+    ww_parallel_ranges(pool, (int64_t)p->planes * p->Ho, (int64_t)p->Wo * 12, resize_rows, &j);
 }
 
 /* ---- CHANNELS --------------------------------------------------------------------------------
@@ -1118,7 +1091,7 @@ typedef struct channels_job {
     int64_t strips; /* per batch */
 } channels_job;
 
-static void channels_strips(void *ctx, int64_t s0, int64_t s1)
+static void channels_strips(const void *ctx, int64_t s0, int64_t s1)
 {
     const channels_job *j = ctx;
     const ww_channels_params *p = j->p;
@@ -1174,7 +1147,7 @@ static void channels_forward(const ww_channels_params *p, void *const *ptr, ww_t
         .conf = p->mode == WW_CHAN_ARGMAX && p->has_conf ? ptr[2] : NULL,
         .strips = ((int64_t)p->HW + CHAN_STRIP - 1) / CHAN_STRIP,
     };
-    parallel_ranges(pool, (int64_t)p->B * j.strips, (int64_t)p->C * CHAN_STRIP * 16,
+    ww_parallel_ranges(pool, (int64_t)p->B * j.strips, (int64_t)p->C * CHAN_STRIP * 16,
                     channels_strips, &j);
 }
 
@@ -1230,7 +1203,7 @@ static void fetch_rgb(const ww_preprocess_params *p, const uint8_t *src, int64_t
     rgb[2] = clamp255(Y + 2.017232f * U);
 }
 
-static void preprocess_rows(void *ctx, int64_t r0, int64_t r1)
+static void preprocess_rows(const void *ctx, int64_t r0, int64_t r1)
 {
     const preprocess_job *j = ctx;
     const ww_preprocess_params *p = j->p;
@@ -1252,7 +1225,7 @@ static void preprocess_rows(void *ctx, int64_t r0, int64_t r1)
 static void preprocess_forward(const ww_preprocess_params *p, void *const *ptr, ww_threads *pool)
 {
     preprocess_job j = {p, ptr[0], ptr[1]};
-    parallel_ranges(pool, p->Hp, (int64_t)p->Wp * 24, preprocess_rows, &j);
+    ww_parallel_ranges(pool, p->Hp, (int64_t)p->Wp * 24, preprocess_rows, &j);
 }
 
 /* ---- ROWS ------------------------------------------------------------------------------------
@@ -1265,7 +1238,7 @@ typedef struct rows_job {
     float *y;
 } rows_job;
 
-static void rows_range(void *ctx, int64_t r0, int64_t r1)
+static void rows_range(const void *ctx, int64_t r0, int64_t r1)
 {
     const rows_job *j = ctx;
     const ww_rows_params *p = j->p;
@@ -1288,7 +1261,7 @@ static void rows_forward(const ww_rows_params *p, void *const *ptr, ww_threads *
     if (p->n == 0)
         return;
     rows_job j = {p, ptr[0], ptr[1], ptr[2]};
-    parallel_ranges(pool, (int64_t)p->B * p->n, (int64_t)p->D * 2, rows_range, &j);
+    ww_parallel_ranges(pool, (int64_t)p->B * p->n, (int64_t)p->D * 2, rows_range, &j);
 }
 
 /* ---- PROBE -----------------------------------------------------------------------------------
@@ -1345,7 +1318,7 @@ typedef struct probe_job {
     float *y;
 } probe_job;
 
-static void probe_blocks(void *ctx, int64_t b0, int64_t b1)
+static void probe_blocks(const void *ctx, int64_t b0, int64_t b1)
 {
     const probe_job *j = ctx;
     for (int64_t blk = b0; blk < b1; blk++)
@@ -1355,7 +1328,7 @@ static void probe_blocks(void *ctx, int64_t b0, int64_t b1)
 static void probe_forward(const ww_probe_params *p, void *const *ptr, ww_threads *pool)
 {
     probe_job j = {p, ptr[0]};
-    parallel_ranges(pool, ((int64_t)p->n + 15) / 16, (int64_t)p->iters * 256 + 1, probe_blocks,
+    ww_parallel_ranges(pool, ((int64_t)p->n + 15) / 16, (int64_t)p->iters * 256 + 1, probe_blocks,
                     &j);
 }
 
@@ -1419,7 +1392,7 @@ static uint32_t flow_pixel(float u, float v, float inv_max)
     return px;
 }
 
-static void colorize_rows(void *ctx, int64_t r0, int64_t r1)
+static void colorize_rows(const void *ctx, int64_t r0, int64_t r1)
 {
     const colorize_job *j = ctx;
     const ww_colorize_params *p = j->p;
@@ -1458,7 +1431,7 @@ static void colorize_forward(const ww_colorize_params *p, void *const *ptr, ww_t
     if (p->W == 0 || (p->mode != WW_COLORIZE_FLOW && p->n == 0))
         return;
     colorize_job j = {p, ptr[0], ptr[1], ptr[2]};
-    parallel_ranges(pool, p->H, (int64_t)p->W * (p->mode == WW_COLORIZE_FLOW ? 64 : 4),
+    ww_parallel_ranges(pool, p->H, (int64_t)p->W * (p->mode == WW_COLORIZE_FLOW ? 64 : 4),
                     colorize_rows, &j);
 }
 

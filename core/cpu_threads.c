@@ -213,3 +213,25 @@ double ww_now_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
+
+typedef struct range_job {
+    ww_range_fn fn;
+    const void *ctx;
+    int64_t n, grain;
+} range_job;
+
+static void range_task(int64_t t, void *user)
+{
+    const range_job *j = user;
+    int64_t i0 = t * j->grain, i1 = i0 + j->grain;
+    j->fn(j->ctx, i0, i1 < j->n ? i1 : j->n);
+}
+
+void ww_parallel_ranges(ww_threads *pool, int64_t n, int64_t cost, ww_range_fn fn, const void *ctx)
+{
+    if (n <= 0)
+        return;
+    int64_t grain = 65536 / (cost > 1 ? cost : 1);
+    range_job j = {fn, ctx, n, grain > 1 ? grain : 1};
+    ww_threads_parallel_for(pool, (n + j.grain - 1) / j.grain, range_task, &j);
+}

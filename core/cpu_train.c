@@ -9,34 +9,6 @@
 
 #include "ww_internal.h"
 
-typedef void (*range_fn)(void *ctx, int64_t i0, int64_t i1);
-
-typedef struct range_job {
-    range_fn fn;
-    void *ctx;
-    int64_t n, grain;
-} range_job;
-
-static void range_task(int64_t t, void *user)
-{
-    const range_job *j = user;
-    int64_t i0 = t * j->grain, i1 = i0 + j->grain;
-    j->fn(j->ctx, i0, i1 < j->n ? i1 : j->n);
-}
-
-/* Items [0, n) in pieces worth ~64k of `cost` (rough work per item), one pool task per piece. */
-static void parallel_ranges(ww_threads *pool, int64_t n, int64_t cost, range_fn fn, void *ctx)
-{
-    if (n <= 0)
-        return;
-    if (cost < 1)
-        cost = 1;
-    int64_t grain = 65536 / cost;
-    if (grain < 1)
-        grain = 1;
-    range_job j = {fn, ctx, n, grain};
-    ww_threads_parallel_for(pool, (n + grain - 1) / grain, range_task, &j);
-}
 
 /* ---- LayerNorm backward --------------------------------------------------------------------- */
 
@@ -48,7 +20,7 @@ typedef struct lnb_job {
 
 /* Rows r0..r1: mean and rstd as the forward computes them, stored in the scratch, and
  * dx += rstd * (g - mean(g) - xhat * mean(g * xhat)). */
-static void lnb_rows(void *ctx, int64_t r0, int64_t r1)
+static void lnb_rows(const void *ctx, int64_t r0, int64_t r1)
 {
     const lnb_job *j = ctx;
     const ww_layernorm_bwd_params *p = j->p;
@@ -80,7 +52,7 @@ static void lnb_rows(void *ctx, int64_t r0, int64_t r1)
 }
 
 /* Items (part, column): the part's sums of dy * xhat and dy. */
-static void lnb_partials(void *ctx, int64_t i0, int64_t i1)
+static void lnb_partials(const void *ctx, int64_t i0, int64_t i1)
 {
     const lnb_job *j = ctx;
     const ww_layernorm_bwd_params *p = j->p;
@@ -109,9 +81,9 @@ static void layernorm_backward(const ww_layernorm_bwd_params *p, void *const *pt
 {
     lnb_job j = {p, ptr[0], ptr[1], ptr[2], ptr[3], ptr[4]};
     if (p->pass == WW_LNB_ROWS)
-        parallel_ranges(pool, p->rows, (int64_t)p->D * 12, lnb_rows, &j);
+        ww_parallel_ranges(pool, p->rows, (int64_t)p->D * 12, lnb_rows, &j);
     else
-        parallel_ranges(pool, (int64_t)p->parts * p->D, (int64_t)p->chunk * 4, lnb_partials, &j);
+        ww_parallel_ranges(pool, (int64_t)p->parts * p->D, (int64_t)p->chunk * 4, lnb_partials, &j);
 }
 
 /* ---- GELU backward ---------------------------------------------------------------------------- */
@@ -121,7 +93,7 @@ typedef struct gelub_job {
     float *dx;
 } gelub_job;
 
-static void gelub_range(void *ctx, int64_t i0, int64_t i1)
+static void gelub_range(const void *ctx, int64_t i0, int64_t i1)
 {
     const gelub_job *j = ctx;
     for (int64_t i = i0; i < i1; i++) {
@@ -136,7 +108,7 @@ static void gelub_range(void *ctx, int64_t i0, int64_t i1)
 static void gelu_backward(const ww_gelu_bwd_params *p, void *const *ptr, ww_threads *pool)
 {
     gelub_job j = {ptr[0], ptr[1], ptr[2]};
-    parallel_ranges(pool, p->n, 24, gelub_range, &j);
+    ww_parallel_ranges(pool, p->n, 24, gelub_range, &j);
 }
 
 /* ---- Reduce ----------------------------------------------------------------------------------- */
@@ -148,7 +120,7 @@ typedef struct reduce_job {
 } reduce_job;
 
 /* Items (part, n): the sum over the part's terms r = o * inner + i, in order. */
-static void reduce_range(void *ctx, int64_t i0, int64_t i1)
+static void reduce_range(const void *ctx, int64_t i0, int64_t i1)
 {
     const reduce_job *j = ctx;
     const ww_reduce_params *p = j->p;
@@ -178,7 +150,7 @@ static void reduce_range(void *ctx, int64_t i0, int64_t i1)
 static void reduce(const ww_reduce_params *p, void *const *ptr, ww_threads *pool)
 {
     reduce_job j = {p, ptr[0], ptr[1]};
-    parallel_ranges(pool, (int64_t)p->parts * p->N, (int64_t)p->chunk * 2, reduce_range, &j);
+    ww_parallel_ranges(pool, (int64_t)p->parts * p->N, (int64_t)p->chunk * 2, reduce_range, &j);
 }
 
 /* ---- AdamW ------------------------------------------------------------------------------------ */
@@ -191,7 +163,7 @@ typedef struct adamw_job {
     float lr, bc1, bc2, scale;
 } adamw_job;
 
-static void adamw_range(void *ctx, int64_t i0, int64_t i1)
+static void adamw_range(const void *ctx, int64_t i0, int64_t i1)
 {
     const adamw_job *j = ctx;
     const ww_adamw_params *p = j->p;
@@ -225,7 +197,7 @@ static void adamw(const ww_adamw_params *p, void *const *ptr, ww_threads *pool)
                 j.scale *= clip;
         }
     }
-    parallel_ranges(pool, p->n, 16, adamw_range, &j);
+    ww_parallel_ranges(pool, p->n, 16, adamw_range, &j);
 }
 
 void ww_cpu_run_train_basic(const ww_node *n, void *const *ptr, ww_threads *pool)

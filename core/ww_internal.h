@@ -172,6 +172,13 @@ int ww_threads_count(const ww_threads *t);
 void ww_threads_parallel_for(ww_threads *t, int64_t n, void (*fn)(int64_t i, void *user),
                              void *user);
 
+/* Items [0, n) in contiguous pieces, fn(ctx, i0, i1) per piece on the pool. cost: rough work per
+ * item (flops or bytes); pieces get ~64k of it so that waking the pool is worth it and tiny ops
+ * stay on the calling thread. */
+typedef void (*ww_range_fn)(const void *ctx, int64_t i0, int64_t i1);
+void ww_parallel_ranges(ww_threads *pool, int64_t n, int64_t cost, ww_range_fn fn,
+                        const void *ctx);
+
 /* Monotonic clock in milliseconds. */
 double ww_now_ms(void);
 
