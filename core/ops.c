@@ -33,10 +33,8 @@ const char *ww_op_name(ww_op op)
 
 static const char *const dtype_names[] = {"F32", "U32", "U8"};
 
-/* Checks one tensor argument: present (unless optional), of the right type, with non-negative
- * strides and element offsets that fit the 32-bit shader indices. */
-static ww_status check(ww_seq *s, const char *op, const char *name, const ww_tensor *t,
-                       ww_dtype type, int optional)
+ww_status ww_op_check(ww_seq *s, const char *op, const char *name, const ww_tensor *t,
+                      ww_dtype type, int optional)
 {
     ww_backend *be = s->be;
     if (!t || !t->buf) {
@@ -56,7 +54,7 @@ static ww_status check(ww_seq *s, const char *op, const char *name, const ww_ten
     return WW_OK;
 }
 
-static ww_status need_contiguous(ww_seq *s, const char *op, const char *name, const ww_tensor *t)
+ww_status ww_op_contiguous(ww_seq *s, const char *op, const char *name, const ww_tensor *t)
 {
     if (!ww_tensor_is_contiguous(t))
         return ww_set_error(s->be, WW_ERR_INVALID, "%s: tensor '%s' must be contiguous", op,
@@ -64,8 +62,8 @@ static ww_status need_contiguous(ww_seq *s, const char *op, const char *name, co
     return WW_OK;
 }
 
-static ww_status need_shape(ww_seq *s, const char *op, const char *name, const ww_tensor *t,
-                            int64_t n0, int64_t n1, int64_t n2, int64_t n3)
+ww_status ww_op_shape(ww_seq *s, const char *op, const char *name, const ww_tensor *t,
+                      int64_t n0, int64_t n1, int64_t n2, int64_t n3)
 {
     if (t->ne[0] != n0 || t->ne[1] != n1 || t->ne[2] != n2 || t->ne[3] != n3)
         return ww_set_error(s->be, WW_ERR_INVALID,
@@ -77,7 +75,7 @@ static ww_status need_shape(ww_seq *s, const char *op, const char *name, const w
     return WW_OK;
 }
 
-static void bind(ww_node *n, int i, const ww_tensor *t, int written)
+void ww_op_bind(ww_node *n, int i, const ww_tensor *t, int written)
 {
     ww_binding *b = &n->bind[i];
     memset(b, 0, sizeof *b);
@@ -148,10 +146,10 @@ ww_status ww_gemm(ww_seq *s, const ww_tensor *a, const ww_tensor *b, const ww_te
                   const ww_tensor *c, unsigned flags)
 {
     const char *op = "gemm";
-    WW_TRY(check(s, op, "a", a, WW_F32, 0));
-    WW_TRY(check(s, op, "b", b, WW_F32, 0));
-    WW_TRY(check(s, op, "c", c, WW_F32, 0));
-    WW_TRY(check(s, op, "bias", bias, WW_F32, 1));
+    WW_TRY(ww_op_check(s, op, "a", a, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "b", b, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "c", c, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "bias", bias, WW_F32, 1));
     const unsigned known = WW_GEMM_TRANS_A | WW_GEMM_TRANS_B | WW_GEMM_BIAS_ROW | WW_GEMM_GELU |
                            WW_GEMM_ACCUMULATE;
     if (flags & ~known)
@@ -171,7 +169,7 @@ ww_status ww_gemm(ww_seq *s, const ww_tensor *a, const ww_tensor *b, const ww_te
         return ww_set_error(s->be, WW_ERR_INVALID, "gemm: a has K = %lld but b has K = %lld",
                             (long long)K, (long long)Kb);
     int64_t batch = c->ne[2];
-    WW_TRY(need_shape(s, op, "c", c, N, M, batch, 1));
+    WW_TRY(ww_op_shape(s, op, "c", c, N, M, batch, 1));
     p->M = (uint32_t)M;
     p->N = (uint32_t)N;
     p->K = (uint32_t)K;
@@ -187,16 +185,16 @@ ww_status ww_gemm(ww_seq *s, const ww_tensor *a, const ww_tensor *b, const ww_te
     p->flags = flags;
     if (bias && bias->buf) {
         int64_t want = (flags & WW_GEMM_BIAS_ROW) ? M : N;
-        WW_TRY(need_contiguous(s, op, "bias", bias));
+        WW_TRY(ww_op_contiguous(s, op, "bias", bias));
         if (ww_tensor_nelements(bias) != want)
             return ww_set_error(s->be, WW_ERR_INVALID, "gemm: bias has %lld values, expected %lld",
                                 (long long)ww_tensor_nelements(bias), (long long)want);
         p->flags |= WW_HAS_BIAS;
     }
-    bind(&n, 0, a, 0);
-    bind(&n, 1, b, 0);
-    bind(&n, 2, bias, 0);
-    bind(&n, 3, c, 1);
+    ww_op_bind(&n, 0, a, 0);
+    ww_op_bind(&n, 1, b, 0);
+    ww_op_bind(&n, 2, bias, 0);
+    ww_op_bind(&n, 3, c, 1);
     return finish(s, &n, sizeof *p, 0);
 }
 
@@ -204,10 +202,10 @@ ww_status ww_layernorm(ww_seq *s, const ww_tensor *x, const ww_tensor *w, const 
                        float eps, const ww_tensor *y)
 {
     const char *op = "layernorm";
-    WW_TRY(check(s, op, "x", x, WW_F32, 0));
-    WW_TRY(check(s, op, "w", w, WW_F32, 0));
-    WW_TRY(check(s, op, "b", b, WW_F32, 0));
-    WW_TRY(check(s, op, "y", y, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "x", x, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "w", w, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "b", b, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "y", y, WW_F32, 0));
     int64_t D = x->ne[0], rows = x->ne[1] * x->ne[2] * x->ne[3];
     /* Rows are addressed with one stride: dims 1..3 must be packed over each other. */
     if (x->nb[0] != 1 || y->nb[0] != 1 || x->nb[2] != x->nb[1] * x->ne[1] ||
@@ -216,9 +214,9 @@ ww_status ww_layernorm(ww_seq *s, const ww_tensor *x, const ww_tensor *w, const 
         return ww_set_error(s->be, WW_ERR_INVALID,
                             "layernorm: x and y must be rows of D contiguous values with one "
                             "row stride");
-    WW_TRY(need_shape(s, op, "y", y, x->ne[0], x->ne[1], x->ne[2], x->ne[3]));
-    WW_TRY(need_contiguous(s, op, "w", w));
-    WW_TRY(need_contiguous(s, op, "b", b));
+    WW_TRY(ww_op_shape(s, op, "y", y, x->ne[0], x->ne[1], x->ne[2], x->ne[3]));
+    WW_TRY(ww_op_contiguous(s, op, "w", w));
+    WW_TRY(ww_op_contiguous(s, op, "b", b));
     if (ww_tensor_nelements(w) != D || ww_tensor_nelements(b) != D)
         return ww_set_error(s->be, WW_ERR_INVALID, "layernorm: w and b need %lld values",
                             (long long)D);
@@ -232,30 +230,30 @@ ww_status ww_layernorm(ww_seq *s, const ww_tensor *x, const ww_tensor *w, const 
     p->x_rs = (uint32_t)x->nb[1];
     p->y_rs = (uint32_t)y->nb[1];
     p->eps = eps;
-    bind(&n, 0, x, 0);
-    bind(&n, 1, w, 0);
-    bind(&n, 2, b, 0);
-    bind(&n, 3, y, 1);
+    ww_op_bind(&n, 0, x, 0);
+    ww_op_bind(&n, 1, w, 0);
+    ww_op_bind(&n, 2, b, 0);
+    ww_op_bind(&n, 3, y, 1);
     return finish(s, &n, sizeof *p, 1);
 }
 
 static ww_status eltwise(ww_seq *s, const char *op, uint32_t code, const ww_tensor *a,
                          const ww_tensor *b, const ww_tensor *y)
 {
-    WW_TRY(check(s, op, "a", a, WW_F32, 0));
-    WW_TRY(check(s, op, "b", b, WW_F32, 0));
-    WW_TRY(check(s, op, "y", y, WW_F32, 0));
-    WW_TRY(need_contiguous(s, op, "a", a));
-    WW_TRY(need_contiguous(s, op, "b", b));
-    WW_TRY(need_contiguous(s, op, "y", y));
-    WW_TRY(need_shape(s, op, "y", y, a->ne[0], a->ne[1], a->ne[2], a->ne[3]));
-    WW_TRY(need_shape(s, op, "b", b, a->ne[0], a->ne[1], a->ne[2], a->ne[3]));
+    WW_TRY(ww_op_check(s, op, "a", a, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "b", b, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "y", y, WW_F32, 0));
+    WW_TRY(ww_op_contiguous(s, op, "a", a));
+    WW_TRY(ww_op_contiguous(s, op, "b", b));
+    WW_TRY(ww_op_contiguous(s, op, "y", y));
+    WW_TRY(ww_op_shape(s, op, "y", y, a->ne[0], a->ne[1], a->ne[2], a->ne[3]));
+    WW_TRY(ww_op_shape(s, op, "b", b, a->ne[0], a->ne[1], a->ne[2], a->ne[3]));
     ww_node n = {.op = WW_OP_ELTWISE};
     n.p.eltwise.n = (uint32_t)ww_tensor_nelements(a);
     n.p.eltwise.op = code;
-    bind(&n, 0, a, 0);
-    bind(&n, 1, b, 0);
-    bind(&n, 2, y, 1);
+    ww_op_bind(&n, 0, a, 0);
+    ww_op_bind(&n, 1, b, 0);
+    ww_op_bind(&n, 2, y, 1);
     return finish(s, &n, sizeof n.p.eltwise, 1);
 }
 
@@ -283,20 +281,20 @@ ww_status ww_rope2d(ww_seq *s, const ww_tensor *x, const ww_tensor *pos, const w
                     int inverse)
 {
     const char *op = "rope2d";
-    WW_TRY(check(s, op, "x", x, WW_F32, 0));
-    WW_TRY(check(s, op, "pos", pos, WW_U32, 0));
-    WW_TRY(check(s, op, "table", table, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "x", x, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "pos", pos, WW_U32, 0));
+    WW_TRY(ww_op_check(s, op, "table", table, WW_F32, 0));
     int64_t Dh = x->ne[0], H = x->ne[1], N = x->ne[2], B = x->ne[3];
     if (x->nb[0] != 1 || Dh % 4)
         return ww_set_error(s->be, WW_ERR_INVALID,
                             "rope2d: head dim %lld must be a multiple of 4 with unit stride",
                             (long long)Dh);
-    WW_TRY(need_contiguous(s, op, "pos", pos));
+    WW_TRY(ww_op_contiguous(s, op, "pos", pos));
     if (pos->ne[0] != 2 || pos->ne[1] != N || pos->ne[3] != 1 ||
         (pos->ne[2] != 1 && pos->ne[2] != B))
         return ww_set_error(s->be, WW_ERR_INVALID, "rope2d: pos must be [B or 1, %lld, 2]",
                             (long long)N);
-    WW_TRY(need_contiguous(s, op, "table", table));
+    WW_TRY(ww_op_contiguous(s, op, "table", table));
     if (table->ne[0] != 2 || table->ne[1] != Dh / 4 || table->ne[3] != 1 || table->ne[2] < 1)
         return ww_set_error(s->be, WW_ERR_INVALID,
                             "rope2d: table must be [max_pos, %lld, 2] (from ww_rope_table)",
@@ -313,9 +311,9 @@ ww_status ww_rope2d(ww_seq *s, const ww_tensor *x, const ww_tensor *pos, const w
     p->pos_sb = pos->ne[2] == 1 ? 0 : (uint32_t)pos->nb[2];
     p->max_pos = (uint32_t)table->ne[2];
     p->inverse = inverse ? 1 : 0;
-    bind(&n, 0, x, 1);
-    bind(&n, 1, pos, 0);
-    bind(&n, 2, table, 0);
+    ww_op_bind(&n, 0, x, 1);
+    ww_op_bind(&n, 1, pos, 0);
+    ww_op_bind(&n, 2, table, 0);
     return finish(s, &n, sizeof *p, 0);
 }
 
@@ -353,7 +351,7 @@ ww_status ww_rope_table(ww_arena *a, int head_dim, int max_pos, double base, ww_
 static ww_status attention_view(ww_seq *s, const char *name, const ww_tensor *t, int64_t Dh,
                                 int64_t H, int64_t Ntok, int64_t B, int broadcast, uint32_t st[3])
 {
-    WW_TRY(check(s, "attention", name, t, WW_F32, 0));
+    WW_TRY(ww_op_check(s, "attention", name, t, WW_F32, 0));
     if (t->nb[0] != 1)
         return ww_set_error(s->be, WW_ERR_INVALID,
                             "attention: tensor '%s' needs unit stride along the head dim", name);
@@ -374,7 +372,7 @@ static ww_status attention_view(ww_seq *s, const char *name, const ww_tensor *t,
 ww_status ww_attention(ww_seq *s, const ww_tensor *q, const ww_tensor *k, const ww_tensor *v,
                        float scale, const ww_tensor *o, const ww_tensor *lse)
 {
-    WW_TRY(check(s, "attention", "q", q, WW_F32, 0));
+    WW_TRY(ww_op_check(s, "attention", "q", q, WW_F32, 0));
     int64_t Dh = q->ne[0], H = q->ne[1], Nq = q->ne[2], B = q->ne[3];
     ww_node n = {.op = WW_OP_ATTENTION};
     ww_attention_params *p = &n.p.attention;
@@ -394,10 +392,10 @@ ww_status ww_attention(ww_seq *s, const ww_tensor *q, const ww_tensor *k, const 
                             (long long)Dh);
     if (!isfinite(scale))
         return ww_set_error(s->be, WW_ERR_INVALID, "attention: scale is not finite");
-    WW_TRY(check(s, "attention", "lse", lse, WW_F32, 1));
+    WW_TRY(ww_op_check(s, "attention", "lse", lse, WW_F32, 1));
     if (lse && lse->buf) {
-        WW_TRY(need_contiguous(s, "attention", "lse", lse));
-        WW_TRY(need_shape(s, "attention", "lse", lse, Nq, H, B, 1));
+        WW_TRY(ww_op_contiguous(s, "attention", "lse", lse));
+        WW_TRY(ww_op_shape(s, "attention", "lse", lse, Nq, H, B, 1));
         p->has_lse = 1;
     }
     p->Dh = (uint32_t)Dh;
@@ -406,32 +404,32 @@ ww_status ww_attention(ww_seq *s, const ww_tensor *q, const ww_tensor *k, const 
     p->Nk = (uint32_t)Nk;
     p->B = (uint32_t)B;
     p->scale = scale;
-    bind(&n, 0, q, 0);
-    bind(&n, 1, k, 0);
-    bind(&n, 2, v, 0);
-    bind(&n, 3, o, 1);
-    bind(&n, 4, lse, 1);
+    ww_op_bind(&n, 0, q, 0);
+    ww_op_bind(&n, 1, k, 0);
+    ww_op_bind(&n, 2, v, 0);
+    ww_op_bind(&n, 3, o, 1);
+    ww_op_bind(&n, 4, lse, 1);
     return finish(s, &n, sizeof *p, 0);
 }
 
 ww_status ww_patchify(ww_seq *s, const ww_tensor *img, int patch, const ww_tensor *out)
 {
     const char *op = "patchify";
-    WW_TRY(check(s, op, "img", img, WW_F32, 0));
-    WW_TRY(check(s, op, "out", out, WW_F32, 0));
-    WW_TRY(need_contiguous(s, op, "img", img));
-    WW_TRY(need_contiguous(s, op, "out", out));
+    WW_TRY(ww_op_check(s, op, "img", img, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "out", out, WW_F32, 0));
+    WW_TRY(ww_op_contiguous(s, op, "img", img));
+    WW_TRY(ww_op_contiguous(s, op, "out", out));
     int64_t W = img->ne[0], H = img->ne[1], C = img->ne[2], B = img->ne[3];
     if (patch < 1 || H % patch || W % patch)
         return ww_set_error(s->be, WW_ERR_INVALID,
                             "patchify: image %lldx%lld is not a multiple of the patch size %d",
                             (long long)W, (long long)H, patch);
-    WW_TRY(need_shape(s, op, "out", out, C * patch * patch, (H / patch) * (W / patch), B, 1));
+    WW_TRY(ww_op_shape(s, op, "out", out, C * patch * patch, (H / patch) * (W / patch), B, 1));
     ww_node n = {.op = WW_OP_PATCHIFY};
     n.p.patchify = (ww_patchify_params){.C = (uint32_t)C, .H = (uint32_t)H, .W = (uint32_t)W,
                                         .p = (uint32_t)patch, .B = (uint32_t)B};
-    bind(&n, 0, img, 0);
-    bind(&n, 1, out, 1);
+    ww_op_bind(&n, 0, img, 0);
+    ww_op_bind(&n, 1, out, 1);
     return finish(s, &n, sizeof n.p.patchify, 0);
 }
 
@@ -439,13 +437,13 @@ ww_status ww_conv2d(ww_seq *s, const ww_tensor *x, const ww_tensor *w, const ww_
                     int stride, int pad, const ww_tensor *y, unsigned flags)
 {
     const char *op = "conv2d";
-    WW_TRY(check(s, op, "x", x, WW_F32, 0));
-    WW_TRY(check(s, op, "w", w, WW_F32, 0));
-    WW_TRY(check(s, op, "y", y, WW_F32, 0));
-    WW_TRY(check(s, op, "bias", bias, WW_F32, 1));
-    WW_TRY(need_contiguous(s, op, "x", x));
-    WW_TRY(need_contiguous(s, op, "w", w));
-    WW_TRY(need_contiguous(s, op, "y", y));
+    WW_TRY(ww_op_check(s, op, "x", x, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "w", w, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "y", y, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "bias", bias, WW_F32, 1));
+    WW_TRY(ww_op_contiguous(s, op, "x", x));
+    WW_TRY(ww_op_contiguous(s, op, "w", w));
+    WW_TRY(ww_op_contiguous(s, op, "y", y));
     const unsigned known = WW_CONV_RELU_IN | WW_CONV_RELU_OUT | WW_CONV_ACCUMULATE;
     if (flags & ~known)
         return ww_set_error(s->be, WW_ERR_INVALID, "conv2d: unknown flags 0x%x", flags & ~known);
@@ -460,7 +458,7 @@ ww_status ww_conv2d(ww_seq *s, const ww_tensor *x, const ww_tensor *w, const ww_
                             "conv2d: stride %d / pad %d do not fit kernel %lld on %lldx%lld",
                             stride, pad, (long long)k, (long long)W, (long long)H);
     int64_t Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
-    WW_TRY(need_shape(s, op, "y", y, Wo, Ho, Cout, B));
+    WW_TRY(ww_op_shape(s, op, "y", y, Wo, Ho, Cout, B));
     ww_node n = {.op = WW_OP_CONV2D};
     ww_conv2d_params *p = &n.p.conv2d;
     *p = (ww_conv2d_params){.Cin = (uint32_t)Cin, .H = (uint32_t)H, .W = (uint32_t)W,
@@ -468,16 +466,16 @@ ww_status ww_conv2d(ww_seq *s, const ww_tensor *x, const ww_tensor *w, const ww_
                             .k = (uint32_t)k, .stride = (uint32_t)stride, .pad = (uint32_t)pad,
                             .B = (uint32_t)B, .flags = flags};
     if (bias && bias->buf) {
-        WW_TRY(need_contiguous(s, op, "bias", bias));
+        WW_TRY(ww_op_contiguous(s, op, "bias", bias));
         if (ww_tensor_nelements(bias) != Cout)
             return ww_set_error(s->be, WW_ERR_INVALID, "conv2d: bias needs %lld values",
                                 (long long)Cout);
         p->flags |= WW_HAS_BIAS;
     }
-    bind(&n, 0, x, 0);
-    bind(&n, 1, w, 0);
-    bind(&n, 2, bias, 0);
-    bind(&n, 3, y, 1);
+    ww_op_bind(&n, 0, x, 0);
+    ww_op_bind(&n, 1, w, 0);
+    ww_op_bind(&n, 2, bias, 0);
+    ww_op_bind(&n, 3, y, 1);
     return finish(s, &n, sizeof *p, 0);
 }
 
@@ -485,70 +483,70 @@ ww_status ww_conv_transpose2d(ww_seq *s, const ww_tensor *x, const ww_tensor *w,
                               const ww_tensor *bias, const ww_tensor *y)
 {
     const char *op = "conv_transpose2d";
-    WW_TRY(check(s, op, "x", x, WW_F32, 0));
-    WW_TRY(check(s, op, "w", w, WW_F32, 0));
-    WW_TRY(check(s, op, "y", y, WW_F32, 0));
-    WW_TRY(check(s, op, "bias", bias, WW_F32, 1));
-    WW_TRY(need_contiguous(s, op, "x", x));
-    WW_TRY(need_contiguous(s, op, "w", w));
-    WW_TRY(need_contiguous(s, op, "y", y));
+    WW_TRY(ww_op_check(s, op, "x", x, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "w", w, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "y", y, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "bias", bias, WW_F32, 1));
+    WW_TRY(ww_op_contiguous(s, op, "x", x));
+    WW_TRY(ww_op_contiguous(s, op, "w", w));
+    WW_TRY(ww_op_contiguous(s, op, "y", y));
     int64_t W = x->ne[0], H = x->ne[1], Cin = x->ne[2], B = x->ne[3];
     int64_t k = w->ne[0], Cout = w->ne[2];
     if (w->ne[1] != k || w->ne[3] != Cin)
         return ww_set_error(s->be, WW_ERR_INVALID,
                             "conv_transpose2d: weight must be [%lld, Cout, k, k]",
                             (long long)Cin);
-    WW_TRY(need_shape(s, op, "y", y, W * k, H * k, Cout, B));
+    WW_TRY(ww_op_shape(s, op, "y", y, W * k, H * k, Cout, B));
     ww_node n = {.op = WW_OP_CONVT};
     ww_convt_params *p = &n.p.convt;
     *p = (ww_convt_params){.Cin = (uint32_t)Cin, .H = (uint32_t)H, .W = (uint32_t)W,
                            .Cout = (uint32_t)Cout, .k = (uint32_t)k, .B = (uint32_t)B};
     if (bias && bias->buf) {
-        WW_TRY(need_contiguous(s, op, "bias", bias));
+        WW_TRY(ww_op_contiguous(s, op, "bias", bias));
         if (ww_tensor_nelements(bias) != Cout)
             return ww_set_error(s->be, WW_ERR_INVALID, "conv_transpose2d: bias needs %lld values",
                                 (long long)Cout);
         p->flags |= WW_HAS_BIAS;
     }
-    bind(&n, 0, x, 0);
-    bind(&n, 1, w, 0);
-    bind(&n, 2, bias, 0);
-    bind(&n, 3, y, 1);
+    ww_op_bind(&n, 0, x, 0);
+    ww_op_bind(&n, 1, w, 0);
+    ww_op_bind(&n, 2, bias, 0);
+    ww_op_bind(&n, 3, y, 1);
     return finish(s, &n, sizeof *p, 0);
 }
 
 ww_status ww_resize_bilinear(ww_seq *s, const ww_tensor *x, const ww_tensor *y)
 {
     const char *op = "resize";
-    WW_TRY(check(s, op, "x", x, WW_F32, 0));
-    WW_TRY(check(s, op, "y", y, WW_F32, 0));
-    WW_TRY(need_contiguous(s, op, "x", x));
-    WW_TRY(need_contiguous(s, op, "y", y));
-    WW_TRY(need_shape(s, op, "y", y, y->ne[0], y->ne[1], x->ne[2], x->ne[3]));
+    WW_TRY(ww_op_check(s, op, "x", x, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "y", y, WW_F32, 0));
+    WW_TRY(ww_op_contiguous(s, op, "x", x));
+    WW_TRY(ww_op_contiguous(s, op, "y", y));
+    WW_TRY(ww_op_shape(s, op, "y", y, y->ne[0], y->ne[1], x->ne[2], x->ne[3]));
     ww_node n = {.op = WW_OP_RESIZE};
     n.p.resize = (ww_resize_params){.W = (uint32_t)x->ne[0], .H = (uint32_t)x->ne[1],
                                     .Wo = (uint32_t)y->ne[0], .Ho = (uint32_t)y->ne[1],
                                     .planes = (uint32_t)(x->ne[2] * x->ne[3])};
-    bind(&n, 0, x, 0);
-    bind(&n, 1, y, 1);
+    ww_op_bind(&n, 0, x, 0);
+    ww_op_bind(&n, 1, y, 1);
     return finish(s, &n, sizeof n.p.resize, 0);
 }
 
 ww_status ww_softmax_channels(ww_seq *s, const ww_tensor *x, const ww_tensor *y)
 {
     const char *op = "softmax_channels";
-    WW_TRY(check(s, op, "x", x, WW_F32, 0));
-    WW_TRY(check(s, op, "y", y, WW_F32, 0));
-    WW_TRY(need_contiguous(s, op, "x", x));
-    WW_TRY(need_contiguous(s, op, "y", y));
-    WW_TRY(need_shape(s, op, "y", y, x->ne[0], x->ne[1], x->ne[2], x->ne[3]));
+    WW_TRY(ww_op_check(s, op, "x", x, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "y", y, WW_F32, 0));
+    WW_TRY(ww_op_contiguous(s, op, "x", x));
+    WW_TRY(ww_op_contiguous(s, op, "y", y));
+    WW_TRY(ww_op_shape(s, op, "y", y, x->ne[0], x->ne[1], x->ne[2], x->ne[3]));
     ww_node n = {.op = WW_OP_CHANNELS};
     n.p.channels = (ww_channels_params){.C = (uint32_t)x->ne[2],
                                         .HW = (uint32_t)(x->ne[0] * x->ne[1]),
                                         .B = (uint32_t)x->ne[3], .mode = WW_CHAN_SOFTMAX};
-    bind(&n, 0, x, 0);
-    bind(&n, 1, y, 1);
-    bind(&n, 2, NULL, 0);
+    ww_op_bind(&n, 0, x, 0);
+    ww_op_bind(&n, 1, y, 1);
+    ww_op_bind(&n, 2, NULL, 0);
     return finish(s, &n, sizeof n.p.channels, 0);
 }
 
@@ -556,24 +554,24 @@ ww_status ww_argmax_channels(ww_seq *s, const ww_tensor *x, const ww_tensor *ids
                              const ww_tensor *conf)
 {
     const char *op = "argmax_channels";
-    WW_TRY(check(s, op, "x", x, WW_F32, 0));
-    WW_TRY(check(s, op, "ids", ids, WW_U32, 0));
-    WW_TRY(check(s, op, "conf", conf, WW_F32, 1));
-    WW_TRY(need_contiguous(s, op, "x", x));
-    WW_TRY(need_contiguous(s, op, "ids", ids));
-    WW_TRY(need_shape(s, op, "ids", ids, x->ne[0], x->ne[1], x->ne[3], 1));
+    WW_TRY(ww_op_check(s, op, "x", x, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "ids", ids, WW_U32, 0));
+    WW_TRY(ww_op_check(s, op, "conf", conf, WW_F32, 1));
+    WW_TRY(ww_op_contiguous(s, op, "x", x));
+    WW_TRY(ww_op_contiguous(s, op, "ids", ids));
+    WW_TRY(ww_op_shape(s, op, "ids", ids, x->ne[0], x->ne[1], x->ne[3], 1));
     ww_node n = {.op = WW_OP_CHANNELS};
     n.p.channels = (ww_channels_params){.C = (uint32_t)x->ne[2],
                                         .HW = (uint32_t)(x->ne[0] * x->ne[1]),
                                         .B = (uint32_t)x->ne[3], .mode = WW_CHAN_ARGMAX};
     if (conf && conf->buf) {
-        WW_TRY(need_contiguous(s, op, "conf", conf));
-        WW_TRY(need_shape(s, op, "conf", conf, x->ne[0], x->ne[1], x->ne[3], 1));
+        WW_TRY(ww_op_contiguous(s, op, "conf", conf));
+        WW_TRY(ww_op_shape(s, op, "conf", conf, x->ne[0], x->ne[1], x->ne[3], 1));
         n.p.channels.has_conf = 1;
     }
-    bind(&n, 0, x, 0);
-    bind(&n, 1, ids, 1);
-    bind(&n, 2, conf, 1);
+    ww_op_bind(&n, 0, x, 0);
+    ww_op_bind(&n, 1, ids, 1);
+    ww_op_bind(&n, 2, conf, 1);
     return finish(s, &n, sizeof n.p.channels, 0);
 }
 
@@ -639,10 +637,10 @@ ww_status ww_preprocess(ww_seq *s, const ww_tensor *src, const ww_image_layout *
     const char *op = "preprocess";
     static const float imagenet_mean[3] = {0.485f, 0.456f, 0.406f};
     static const float imagenet_std[3] = {0.229f, 0.224f, 0.225f};
-    WW_TRY(check(s, op, "src", src, WW_U8, 0));
-    WW_TRY(check(s, op, "y", y, WW_F32, 0));
-    WW_TRY(need_contiguous(s, op, "src", src));
-    WW_TRY(need_contiguous(s, op, "y", y));
+    WW_TRY(ww_op_check(s, op, "src", src, WW_U8, 0));
+    WW_TRY(ww_op_check(s, op, "y", y, WW_F32, 0));
+    WW_TRY(ww_op_contiguous(s, op, "src", src));
+    WW_TRY(ww_op_contiguous(s, op, "y", y));
     if (!l || (unsigned)l->format >= WW_FMT_COUNT || l->width < 1 || l->height < 1)
         return ww_set_error(s->be, WW_ERR_INVALID, "preprocess: bad image layout");
     static const int min_stride[WW_FMT_COUNT] = {4, 4, 4, 4, 3, 3, 1, 1};
@@ -677,34 +675,34 @@ ww_status ww_preprocess(ww_seq *s, const ww_tensor *src, const ww_image_layout *
     }
     p->Wp = (uint32_t)Wp;
     p->Hp = (uint32_t)Hp;
-    bind(&n, 0, src, 0);
-    bind(&n, 1, y, 1);
+    ww_op_bind(&n, 0, src, 0);
+    ww_op_bind(&n, 1, y, 1);
     return finish(s, &n, sizeof *p, 0);
 }
 
 static ww_status rows(ww_seq *s, const char *op, uint32_t mode, const ww_tensor *x,
                       const ww_tensor *idx, const ww_tensor *y)
 {
-    WW_TRY(check(s, op, "x", x, WW_F32, 0));
-    WW_TRY(check(s, op, "idx", idx, WW_U32, 0));
-    WW_TRY(check(s, op, "y", y, WW_F32, 0));
-    WW_TRY(need_contiguous(s, op, "x", x));
-    WW_TRY(need_contiguous(s, op, "idx", idx));
-    WW_TRY(need_contiguous(s, op, "y", y));
+    WW_TRY(ww_op_check(s, op, "x", x, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "idx", idx, WW_U32, 0));
+    WW_TRY(ww_op_check(s, op, "y", y, WW_F32, 0));
+    WW_TRY(ww_op_contiguous(s, op, "x", x));
+    WW_TRY(ww_op_contiguous(s, op, "idx", idx));
+    WW_TRY(ww_op_contiguous(s, op, "y", y));
     const ww_tensor *sel = mode == WW_ROWS_GATHER ? y : x, *all = mode == WW_ROWS_GATHER ? x : y;
     int64_t D = all->ne[0], N = all->ne[1], B = all->ne[2], nsel = idx->ne[0];
     if (all->ne[3] != 1 || idx->ne[2] != 1 || idx->ne[3] != 1 || (idx->ne[1] != 1 && idx->ne[1] != B))
         return ww_set_error(s->be, WW_ERR_INVALID, "%s: idx must be [B or 1, n], rows [B, N, D]",
                             op);
-    WW_TRY(need_shape(s, op, mode == WW_ROWS_GATHER ? "y" : "x", sel, D, nsel, B, 1));
+    WW_TRY(ww_op_shape(s, op, mode == WW_ROWS_GATHER ? "y" : "x", sel, D, nsel, B, 1));
     ww_node n = {.op = WW_OP_ROWS};
     n.p.rows = (ww_rows_params){.D = (uint32_t)D, .n = (uint32_t)nsel, .N = (uint32_t)N,
                                 .B = (uint32_t)B,
                                 .idx_sb = idx->ne[1] == 1 ? 0 : (uint32_t)idx->nb[1],
                                 .mode = mode};
-    bind(&n, 0, x, 0);
-    bind(&n, 1, idx, 0);
-    bind(&n, 2, y, 1);
+    ww_op_bind(&n, 0, x, 0);
+    ww_op_bind(&n, 1, idx, 0);
+    ww_op_bind(&n, 2, y, 1);
     return finish(s, &n, sizeof n.p.rows, 0);
 }
 
@@ -720,14 +718,14 @@ ww_status ww_scatter_rows(ww_seq *s, const ww_tensor *x, const ww_tensor *idx, c
 
 ww_status ww_probe_fma(ww_seq *s, const ww_tensor *y, int iters)
 {
-    WW_TRY(check(s, "probe_fma", "y", y, WW_F32, 0));
-    WW_TRY(need_contiguous(s, "probe_fma", "y", y));
+    WW_TRY(ww_op_check(s, "probe_fma", "y", y, WW_F32, 0));
+    WW_TRY(ww_op_contiguous(s, "probe_fma", "y", y));
     if (iters < 1)
         return ww_set_error(s->be, WW_ERR_INVALID, "probe_fma: iters %d < 1", iters);
     ww_node n = {.op = WW_OP_PROBE};
     n.p.probe.n = (uint32_t)ww_tensor_nelements(y);
     n.p.probe.iters = (uint32_t)iters;
-    bind(&n, 0, y, 1);
+    ww_op_bind(&n, 0, y, 1);
     return finish(s, &n, sizeof n.p.probe, 0);
 }
 
@@ -737,12 +735,12 @@ static ww_status colorize(ww_seq *s, const char *op, uint32_t mode, const ww_ten
                           ww_dtype xtype, int64_t planes, const char *table_name,
                           const ww_tensor *table, const ww_tensor *rgba, ww_node *n)
 {
-    WW_TRY(check(s, op, mode == WW_COLORIZE_FLOW ? "flow" : mode == WW_COLORIZE_LABELS ? "ids" : "x",
+    WW_TRY(ww_op_check(s, op, mode == WW_COLORIZE_FLOW ? "flow" : mode == WW_COLORIZE_LABELS ? "ids" : "x",
               x, xtype, 0));
-    WW_TRY(check(s, op, "rgba", rgba, WW_U32, 0));
+    WW_TRY(ww_op_check(s, op, "rgba", rgba, WW_U32, 0));
     if (table_name) {
-        WW_TRY(check(s, op, table_name, table, WW_U32, 0));
-        WW_TRY(need_contiguous(s, op, table_name, table));
+        WW_TRY(ww_op_check(s, op, table_name, table, WW_U32, 0));
+        WW_TRY(ww_op_contiguous(s, op, table_name, table));
     }
     int64_t W = x->ne[0], H = x->ne[1];
     if (x->ne[2] != planes || x->ne[3] != 1)
@@ -750,7 +748,7 @@ static ww_status colorize(ww_seq *s, const char *op, uint32_t mode, const ww_ten
                             "%lld, %lld] (slowest first)", op, planes == 2 ? "2, " : "",
                             (long long)x->ne[3], (long long)x->ne[2], (long long)x->ne[1],
                             (long long)W);
-    WW_TRY(need_shape(s, op, "rgba", rgba, W, H, 1, 1));
+    WW_TRY(ww_op_shape(s, op, "rgba", rgba, W, H, 1, 1));
     if (x->nb[0] != 1 || rgba->nb[0] != 1)
         return ww_set_error(s->be, WW_ERR_INVALID,
                             "%s: the input and rgba need unit stride along W", op);
@@ -764,9 +762,9 @@ static ww_status colorize(ww_seq *s, const char *op, uint32_t mode, const ww_ten
     p->x_ps = planes > 1 ? (uint32_t)x->nb[2] : 0;
     p->y_rs = (uint32_t)rgba->nb[1];
     p->n = table_name ? (uint32_t)ww_tensor_nelements(table) : 0;
-    bind(n, 0, x, 0);
-    bind(n, 1, table_name ? table : NULL, 0);
-    bind(n, 2, rgba, 1);
+    ww_op_bind(n, 0, x, 0);
+    ww_op_bind(n, 1, table_name ? table : NULL, 0);
+    ww_op_bind(n, 2, rgba, 1);
     return WW_OK;
 }
 

@@ -13,73 +13,22 @@
  * ConvTranspose2d with kernel == stride is a conv2d seen from the other side, so its backward is
  * three of the nodes above: dx += conv2d(dy, w, stride k) (the forward conv2d node with
  * WW_CONV_ACCUMULATE), dw through WW_OP_CONV2D_BWD_WEIGHT with the roles of x and dy swapped,
- * db through WW_OP_CHANNEL_SUM of dy.
- *
- * The small checking helpers repeat those of ops.c (static there). */
+ * db through WW_OP_CHANNEL_SUM of dy. */
 #include <string.h>
 
 #include "ww_internal.h"
 
-static const char *const type_names[] = {"F32", "U32", "U8"};
-
-/* A tensor argument: present (unless optional), of the type, with sizes and strides that fit the
- * shaders' 32-bit indices, contiguous. */
+/* A tensor argument (ww_op_check) that must also be contiguous. */
 static ww_status arg(ww_seq *s, const char *op, const char *name, const ww_tensor *t,
                      ww_dtype type, int optional)
 {
-    if (!t || !t->buf) {
-        if (optional)
-            return WW_OK;
-        return ww_set_error(s->be, WW_ERR_INVALID, "%s: tensor '%s' is NULL", op, name);
-    }
-    if (t->type != type)
-        return ww_set_error(s->be, WW_ERR_INVALID, "%s: tensor '%s' is %s, expected %s", op,
-                            name, t->type <= WW_U8 ? type_names[t->type] : "?",
-                            type_names[type]);
-    for (int i = 0; i < 4; i++)
-        if (t->ne[i] < 1 || t->nb[i] < 0 || t->ne[i] > UINT32_MAX || t->nb[i] > UINT32_MAX)
-            return ww_set_error(s->be, WW_ERR_INVALID,
-                                "%s: tensor '%s' has size %lld / stride %lld in dim %d", op,
-                                name, (long long)t->ne[i], (long long)t->nb[i], i);
-    if (!ww_tensor_is_contiguous(t))
-        return ww_set_error(s->be, WW_ERR_INVALID, "%s: tensor '%s' must be contiguous", op,
-                            name);
-    return WW_OK;
+    WW_TRY(ww_op_check(s, op, name, t, type, optional));
+    return t && t->buf ? ww_op_contiguous(s, op, name, t) : WW_OK;
 }
 
 static int present(const ww_tensor *t)
 {
     return t && t->buf;
-}
-
-static ww_status shape(ww_seq *s, const char *op, const char *name, const ww_tensor *t,
-                       int64_t n0, int64_t n1, int64_t n2, int64_t n3)
-{
-    if (t->ne[0] != n0 || t->ne[1] != n1 || t->ne[2] != n2 || t->ne[3] != n3)
-        return ww_set_error(s->be, WW_ERR_INVALID,
-                            "%s: tensor '%s' is [%lld, %lld, %lld, %lld], expected "
-                            "[%lld, %lld, %lld, %lld] (slowest first)",
-                            op, name, (long long)t->ne[3], (long long)t->ne[2],
-                            (long long)t->ne[1], (long long)t->ne[0], (long long)n3,
-                            (long long)n2, (long long)n1, (long long)n0);
-    return WW_OK;
-}
-
-static void bind(ww_node *n, int i, const ww_tensor *t, int written)
-{
-    ww_binding *b = &n->bind[i];
-    memset(b, 0, sizeof *b);
-    if (i + 1 > n->nbind)
-        n->nbind = i + 1;
-    if (!present(t))
-        return;
-    b->t = *t;
-    size_t last = 0;
-    for (int d = 0; d < 4; d++)
-        last += (size_t)(t->ne[d] - 1) * (size_t)t->nb[d];
-    b->lo = t->offset;
-    b->hi = t->offset + (last + 1) * ww_dtype_size(t->type);
-    b->written = written;
 }
 
 /* a and b (NULL or absent: never) share a byte. */
@@ -88,8 +37,8 @@ static int overlap(const ww_tensor *a, const ww_tensor *b)
     if (!present(a) || !present(b) || a->buf != b->buf)
         return 0;
     ww_node n = {.op = WW_OP_CONVT};
-    bind(&n, 0, a, 0);
-    bind(&n, 1, b, 0);
+    ww_op_bind(&n, 0, a, 0);
+    ww_op_bind(&n, 1, b, 0);
     return n.bind[0].lo < n.bind[1].hi && n.bind[1].lo < n.bind[0].hi;
 }
 
@@ -152,10 +101,10 @@ ww_status ww_conv2d_backward_input(ww_seq *s, const ww_tensor *dy, const ww_tens
     ww_node n = {.op = WW_OP_CONV2D_BWD_INPUT};
     ww_conv2d_params *p = &n.p.conv2d;
     WW_TRY(conv_geometry(s, op, B, Cin, H, W, Cout, k, stride, pad, p));
-    WW_TRY(shape(s, op, "dy", dy, p->Wo, p->Ho, Cout, B));
-    bind(&n, 0, dy, 0);
-    bind(&n, 1, w, 0);
-    bind(&n, 2, dx, 1);
+    WW_TRY(ww_op_shape(s, op, "dy", dy, p->Wo, p->Ho, Cout, B));
+    ww_op_bind(&n, 0, dy, 0);
+    ww_op_bind(&n, 1, w, 0);
+    ww_op_bind(&n, 2, dx, 1);
     return append(s, &n, sizeof *p);
 }
 
@@ -166,8 +115,8 @@ static ww_status channel_sum(ww_seq *s, const ww_tensor *t, const ww_tensor *sum
     n.p.channels = (ww_channels_params){.C = (uint32_t)t->ne[2],
                                         .HW = (uint32_t)(t->ne[0] * t->ne[1]),
                                         .B = (uint32_t)t->ne[3]};
-    bind(&n, 0, t, 0);
-    bind(&n, 1, sum, 1);
+    ww_op_bind(&n, 0, t, 0);
+    ww_op_bind(&n, 1, sum, 1);
     return append(s, &n, sizeof n.p.channels);
 }
 
@@ -194,13 +143,13 @@ static ww_status weight_node(ww_seq *s, const char *op, const ww_tensor *x, cons
     n->op = WW_OP_CONV2D_BWD_WEIGHT;
     ww_conv2d_params *p = &n->p.conv2d;
     WW_TRY(conv_geometry(s, op, B, Cin, H, W, Cout, k, stride, pad, p));
-    WW_TRY(shape(s, op, dyname, dy, p->Wo, p->Ho, Cout, B));
+    WW_TRY(ww_op_shape(s, op, dyname, dy, p->Wo, p->Ho, Cout, B));
     if (present(db))
-        WW_TRY(shape(s, op, dbname, db, Cout, 1, 1, 1));
+        WW_TRY(ww_op_shape(s, op, dbname, db, Cout, 1, 1, 1));
     p->flags = flags;
-    bind(n, 0, x, 0);
-    bind(n, 1, dy, 0);
-    bind(n, 2, dw, 1);
+    ww_op_bind(n, 0, x, 0);
+    ww_op_bind(n, 1, dy, 0);
+    ww_op_bind(n, 2, dw, 1);
     /* db is written by a second node: it must not overlap this one's tensors either */
     const ww_tensor *t[3] = {x, dy, dw};
     const char *names[3] = {xname, dyname, dwname};
@@ -245,14 +194,14 @@ ww_status ww_conv_transpose2d_backward(ww_seq *s, const ww_tensor *x, const ww_t
             return ww_set_error(s->be, WW_ERR_INVALID,
                                 "%s: weight must be [%lld, %lld, k, k] (Cin, Cout of dy)", op,
                                 (long long)Cin, (long long)Cout);
-        WW_TRY(shape(s, op, "dy", dy, xs->ne[0] * k, xs->ne[1] * k, Cout, xs->ne[3]));
+        WW_TRY(ww_op_shape(s, op, "dy", dy, xs->ne[0] * k, xs->ne[1] * k, Cout, xs->ne[3]));
         if (present(dx) && present(dw)) {
-            WW_TRY(shape(s, op, "x", x, dx->ne[0], dx->ne[1], dx->ne[2], dx->ne[3]));
-            WW_TRY(shape(s, op, "dw", dw, k, k, Cout, Cin));
+            WW_TRY(ww_op_shape(s, op, "x", x, dx->ne[0], dx->ne[1], dx->ne[2], dx->ne[3]));
+            WW_TRY(ww_op_shape(s, op, "dw", dw, k, k, Cout, Cin));
         }
     }
     if (present(db))
-        WW_TRY(shape(s, op, "db", db, Cout, 1, 1, 1));
+        WW_TRY(ww_op_shape(s, op, "db", db, Cout, 1, 1, 1));
     const ww_tensor *all[6] = {x, w, dy, dx, dw, db};
     static const char *const names[6] = {"x", "w", "dy", "dx", "dw", "db"};
     for (int i = 3; i < 6; i++)
@@ -281,13 +230,13 @@ ww_status ww_resize_bilinear_backward(ww_seq *s, const ww_tensor *dy, const ww_t
     const char *op = "resize_bilinear_backward";
     WW_TRY(arg(s, op, "dy", dy, WW_F32, 0));
     WW_TRY(arg(s, op, "dx", dx, WW_F32, 0));
-    WW_TRY(shape(s, op, "dy", dy, dy->ne[0], dy->ne[1], dx->ne[2], dx->ne[3]));
+    WW_TRY(ww_op_shape(s, op, "dy", dy, dy->ne[0], dy->ne[1], dx->ne[2], dx->ne[3]));
     ww_node n = {.op = WW_OP_RESIZE_BWD};
     n.p.resize = (ww_resize_params){.W = (uint32_t)dx->ne[0], .H = (uint32_t)dx->ne[1],
                                     .Wo = (uint32_t)dy->ne[0], .Ho = (uint32_t)dy->ne[1],
                                     .planes = (uint32_t)(dx->ne[2] * dx->ne[3])};
-    bind(&n, 0, dy, 0);
-    bind(&n, 1, dx, 1);
+    ww_op_bind(&n, 0, dy, 0);
+    ww_op_bind(&n, 1, dx, 1);
     return append(s, &n, sizeof n.p.resize);
 }
 
@@ -298,13 +247,13 @@ ww_status ww_relu_backward(ww_seq *s, const ww_tensor *x, const ww_tensor *dy,
     WW_TRY(arg(s, op, "x", x, WW_F32, 0));
     WW_TRY(arg(s, op, "dy", dy, WW_F32, 0));
     WW_TRY(arg(s, op, "dx", dx, WW_F32, 0));
-    WW_TRY(shape(s, op, "dy", dy, x->ne[0], x->ne[1], x->ne[2], x->ne[3]));
-    WW_TRY(shape(s, op, "dx", dx, x->ne[0], x->ne[1], x->ne[2], x->ne[3]));
+    WW_TRY(ww_op_shape(s, op, "dy", dy, x->ne[0], x->ne[1], x->ne[2], x->ne[3]));
+    WW_TRY(ww_op_shape(s, op, "dx", dx, x->ne[0], x->ne[1], x->ne[2], x->ne[3]));
     ww_node n = {.op = WW_OP_RELU_BWD};
     n.p.eltwise.n = (uint32_t)ww_tensor_nelements(x);
-    bind(&n, 0, x, 0);
-    bind(&n, 1, dy, 0);
-    bind(&n, 2, dx, 1);
+    ww_op_bind(&n, 0, x, 0);
+    ww_op_bind(&n, 1, dy, 0);
+    ww_op_bind(&n, 2, dx, 1);
     return append(s, &n, sizeof n.p.eltwise);
 }
 
@@ -320,14 +269,14 @@ ww_status ww_scatter_add_rows(ww_seq *s, const ww_tensor *x, const ww_tensor *id
         (idx->ne[1] != 1 && idx->ne[1] != B))
         return ww_set_error(s->be, WW_ERR_INVALID, "%s: idx must be [B or 1, n], y [B, N, D]",
                             op);
-    WW_TRY(shape(s, op, "x", x, D, nsel, B, 1));
+    WW_TRY(ww_op_shape(s, op, "x", x, D, nsel, B, 1));
     ww_node n = {.op = WW_OP_SCATTER_ADD_ROWS};
     n.p.rows = (ww_rows_params){.D = (uint32_t)D, .n = (uint32_t)nsel, .N = (uint32_t)N,
                                 .B = (uint32_t)B,
                                 .idx_sb = idx->ne[1] == 1 ? 0 : (uint32_t)idx->nb[1],
                                 .mode = WW_ROWS_SCATTER};
-    bind(&n, 0, x, 0);
-    bind(&n, 1, idx, 0);
-    bind(&n, 2, y, 1);
+    ww_op_bind(&n, 0, x, 0);
+    ww_op_bind(&n, 1, idx, 0);
+    ww_op_bind(&n, 2, y, 1);
     return append(s, &n, sizeof n.p.rows);
 }

@@ -13,7 +13,6 @@
 #define REDUCE_MIN_CHUNK 16
 #define REDUCE_MAX_PARTS 256
 
-static const char *const dtype_names[] = {"F32", "U32", "U8"};
 
 /* The split of `count` terms: chunks of at least REDUCE_MIN_CHUNK terms, at most
  * REDUCE_MAX_PARTS of them. */
@@ -26,36 +25,7 @@ static void reduce_split(int64_t count, int64_t *chunk, int64_t *parts)
     *parts = count > 0 ? (count + c - 1) / c : 1;
 }
 
-/* ---- Argument checks (the same rules as ops.c) ---------------------------------------------- */
-
-static ww_status check(ww_seq *s, const char *op, const char *name, const ww_tensor *t,
-                       int optional)
-{
-    ww_backend *be = s->be;
-    if (!t || !t->buf) {
-        if (optional)
-            return WW_OK;
-        return ww_set_error(be, WW_ERR_INVALID, "%s: tensor '%s' is NULL", op, name);
-    }
-    if (t->type != WW_F32)
-        return ww_set_error(be, WW_ERR_INVALID, "%s: tensor '%s' is %s, expected F32", op, name,
-                            t->type <= WW_U8 ? dtype_names[t->type] : "?");
-    for (int i = 0; i < 4; i++) {
-        if (t->ne[i] < 1 || t->nb[i] < 0 || t->ne[i] > UINT32_MAX || t->nb[i] > UINT32_MAX)
-            return ww_set_error(be, WW_ERR_INVALID,
-                                "%s: tensor '%s' has size %lld / stride %lld in dim %d", op, name,
-                                (long long)t->ne[i], (long long)t->nb[i], i);
-    }
-    return WW_OK;
-}
-
-static ww_status need_contiguous(ww_seq *s, const char *op, const char *name, const ww_tensor *t)
-{
-    if (!ww_tensor_is_contiguous(t))
-        return ww_set_error(s->be, WW_ERR_INVALID, "%s: tensor '%s' must be contiguous", op,
-                            name);
-    return WW_OK;
-}
+/* ---- Argument checks beyond ww_op_check ---------------------------------------------------- */
 
 static ww_status need_count(ww_seq *s, const char *op, const char *name, const ww_tensor *t,
                             int64_t n)
@@ -85,9 +55,9 @@ static ww_status need_same_shape(ww_seq *s, const char *op, const char *name, co
 static ww_status check_scratch(ww_seq *s, const char *op, const ww_tensor *scratch, int64_t need)
 {
     if (need == 0)
-        return check(s, op, "scratch", scratch, 1);
-    WW_TRY(check(s, op, "scratch", scratch, 0));
-    WW_TRY(need_contiguous(s, op, "scratch", scratch));
+        return ww_op_check(s, op, "scratch", scratch, WW_F32, 1);
+    WW_TRY(ww_op_check(s, op, "scratch", scratch, WW_F32, 0));
+    WW_TRY(ww_op_contiguous(s, op, "scratch", scratch));
     if (ww_tensor_nelements(scratch) < need)
         return ww_set_error(s->be, WW_ERR_INVALID,
                             "%s: scratch has %lld elements, the op needs %lld", op,
@@ -229,12 +199,12 @@ ww_status ww_layernorm_backward(ww_seq *s, const ww_tensor *x, const ww_tensor *
                                 const ww_tensor *db, float eps, const ww_tensor *scratch)
 {
     const char *op = "layernorm_backward";
-    WW_TRY(check(s, op, "x", x, 0));
-    WW_TRY(check(s, op, "w", w, 0));
-    WW_TRY(check(s, op, "dy", dy, 0));
-    WW_TRY(check(s, op, "dx", dx, 0));
-    WW_TRY(check(s, op, "dw", dw, 0));
-    WW_TRY(check(s, op, "db", db, 0));
+    WW_TRY(ww_op_check(s, op, "x", x, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "w", w, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "dy", dy, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "dx", dx, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "dw", dw, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "db", db, WW_F32, 0));
     int64_t D = x->ne[0], rows = x->ne[1] * x->ne[2] * x->ne[3];
     if (!rows_view(x) || !rows_view(dy) || !rows_view(dx))
         return ww_set_error(s->be, WW_ERR_INVALID,
@@ -245,7 +215,7 @@ ww_status ww_layernorm_backward(ww_seq *s, const ww_tensor *x, const ww_tensor *
     const char *vec_names[3] = {"w", "dw", "db"};
     const ww_tensor *vecs[3] = {w, dw, db};
     for (int i = 0; i < 3; i++) {
-        WW_TRY(need_contiguous(s, op, vec_names[i], vecs[i]));
+        WW_TRY(ww_op_contiguous(s, op, vec_names[i], vecs[i]));
         WW_TRY(need_count(s, op, vec_names[i], vecs[i], D));
     }
     if (!(eps >= 0.0f) || !isfinite(eps))
@@ -293,12 +263,12 @@ ww_status ww_gelu_backward(ww_seq *s, const ww_tensor *x, const ww_tensor *dy,
                            const ww_tensor *dx)
 {
     const char *op = "gelu_backward";
-    WW_TRY(check(s, op, "x", x, 0));
-    WW_TRY(check(s, op, "dy", dy, 0));
-    WW_TRY(check(s, op, "dx", dx, 0));
-    WW_TRY(need_contiguous(s, op, "x", x));
-    WW_TRY(need_contiguous(s, op, "dy", dy));
-    WW_TRY(need_contiguous(s, op, "dx", dx));
+    WW_TRY(ww_op_check(s, op, "x", x, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "dy", dy, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "dx", dx, WW_F32, 0));
+    WW_TRY(ww_op_contiguous(s, op, "x", x));
+    WW_TRY(ww_op_contiguous(s, op, "dy", dy));
+    WW_TRY(ww_op_contiguous(s, op, "dx", dx));
     WW_TRY(need_same_shape(s, op, "dy", dy, x, "x"));
     WW_TRY(need_same_shape(s, op, "dx", dx, x, "x"));
     ww_node nd;
@@ -347,10 +317,10 @@ ww_status ww_sum_rows(ww_seq *s, const ww_tensor *x, int dim, const ww_tensor *y
                       const ww_tensor *scratch)
 {
     const char *op = "sum_rows";
-    WW_TRY(check(s, op, "x", x, 0));
-    WW_TRY(check(s, op, "y", y, 0));
-    WW_TRY(need_contiguous(s, op, "x", x));
-    WW_TRY(need_contiguous(s, op, "y", y));
+    WW_TRY(ww_op_check(s, op, "x", x, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "y", y, WW_F32, 0));
+    WW_TRY(ww_op_contiguous(s, op, "x", x));
+    WW_TRY(ww_op_contiguous(s, op, "y", y));
     int64_t outer, N, inner;
     if (!split_dims(x->ne, dim, &outer, &N, &inner))
         return ww_set_error(s->be, WW_ERR_INVALID, "%s: dim %d is not 0..3", op, dim);
@@ -380,9 +350,9 @@ ww_status ww_sum_squares(ww_seq *s, const ww_tensor *x, const ww_tensor *out,
                          const ww_tensor *scratch)
 {
     const char *op = "sum_squares";
-    WW_TRY(check(s, op, "x", x, 0));
-    WW_TRY(check(s, op, "out", out, 0));
-    WW_TRY(need_contiguous(s, op, "x", x));
+    WW_TRY(ww_op_check(s, op, "x", x, WW_F32, 0));
+    WW_TRY(ww_op_check(s, op, "out", out, WW_F32, 0));
+    WW_TRY(ww_op_contiguous(s, op, "x", x));
     WW_TRY(need_count(s, op, "out", out, 1));
     int64_t n = ww_tensor_nelements(x);
     int64_t need = ww_sum_squares_scratch(n);
@@ -406,14 +376,14 @@ ww_status ww_adamw(ww_seq *s, const ww_tensor *params, const ww_tensor *grads, c
     static const char *const names[5] = {"params", "grads", "m", "v", "scalars"};
     const ww_tensor *ts[4] = {params, grads, m, v};
     for (int i = 0; i < 4; i++) {
-        WW_TRY(check(s, op, names[i], ts[i], 0));
-        WW_TRY(need_contiguous(s, op, names[i], ts[i]));
+        WW_TRY(ww_op_check(s, op, names[i], ts[i], WW_F32, 0));
+        WW_TRY(ww_op_contiguous(s, op, names[i], ts[i]));
         WW_TRY(need_count(s, op, names[i], ts[i], ww_tensor_nelements(params)));
     }
-    WW_TRY(check(s, op, "scalars", scalars, 1));
+    WW_TRY(ww_op_check(s, op, "scalars", scalars, WW_F32, 1));
     int has_scalars = scalars && scalars->buf;
     if (has_scalars) {
-        WW_TRY(need_contiguous(s, op, "scalars", scalars));
+        WW_TRY(ww_op_contiguous(s, op, "scalars", scalars));
         WW_TRY(need_count(s, op, "scalars", scalars, WW_ADAMW_NSCALARS));
     }
     if (!h)

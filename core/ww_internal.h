@@ -142,6 +142,18 @@ ww_backend *ww_arena_backend(const ww_arena *a);
 /* Account for buffer allocation (peak memory). */
 void ww_mem_account(ww_backend *be, long long delta);
 
+/* Argument checks shared by the op constructors (ops*.c); each sets the backend's error naming
+ * the op and the tensor. ww_op_check: present (unless optional), of the type, with sizes and
+ * strides that fit the shaders' 32-bit indices. */
+ww_status ww_op_check(ww_seq *s, const char *op, const char *name, const ww_tensor *t,
+                      ww_dtype type, int optional);
+ww_status ww_op_contiguous(ww_seq *s, const char *op, const char *name, const ww_tensor *t);
+/* Sizes given fastest first (ne order); the message prints them slowest first. */
+ww_status ww_op_shape(ww_seq *s, const char *op, const char *name, const ww_tensor *t,
+                      int64_t n0, int64_t n1, int64_t n2, int64_t n3);
+/* Binding i of node n: the tensor (NULL or absent: an unbound optional) and its byte range. */
+void ww_op_bind(ww_node *n, int i, const ww_tensor *t, int written);
+
 /* Append a node (copied) to a sequence; checks that bindings stay inside their buffers. */
 ww_status ww_seq_append(ww_seq *s, const ww_node *n);
 
