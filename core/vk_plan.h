@@ -104,4 +104,10 @@ ww_status ww_vk_plan_train_basic(const ww_node *n, const ww_vk_caps *caps, ww_vk
 ww_status ww_vk_groups_1d(uint64_t total, uint32_t per_group, const ww_vk_caps *caps,
                           uint32_t groups[3], char *err, size_t errlen);
 
+/* groups[0] = gx workgroups along x, and `total` further workgroups laid out over y then z
+ * (shaders rebuild t = WorkGroupID.y + NumWorkGroups.y * WorkGroupID.z and skip t >= total).
+ * WW_ERR_UNSUPPORTED with a message when the device limits are exceeded. */
+ww_status ww_vk_grid(uint64_t gx, uint64_t total, const ww_vk_caps *caps, uint32_t groups[3],
+                     char *err, size_t errlen);
+
 #endif

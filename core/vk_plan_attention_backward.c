@@ -25,35 +25,6 @@ static uint32_t cdiv(uint64_t a, uint64_t b)
     return q > 0xffffffffu ? 0xffffffffu : (uint32_t)q;
 }
 
-/* groups[0] = gx; `total` items over y then z. */
-static ww_status grid(const char *op, uint64_t gx, uint64_t total, const ww_vk_caps *caps,
-                      ww_vk_dispatch *d, char *err, size_t errlen)
-{
-    if (gx == 0)
-        gx = 1;
-    if (total == 0)
-        total = 1;
-    if (gx > caps->max_groups[0]) {
-        if (err && errlen)
-            snprintf(err, errlen, "%s: %llu workgroups along x exceed the device limit %u", op,
-                     (unsigned long long)gx, caps->max_groups[0]);
-        return WW_ERR_UNSUPPORTED;
-    }
-    uint64_t y = total < caps->max_groups[1] ? total : caps->max_groups[1];
-    uint64_t z = (total + y - 1) / y;
-    if (y == 0 || z > caps->max_groups[2]) {
-        if (err && errlen)
-            snprintf(err, errlen,
-                     "%s: %llu workgroups along y*z exceed the device limits %u x %u", op,
-                     (unsigned long long)total, caps->max_groups[1], caps->max_groups[2]);
-        return WW_ERR_UNSUPPORTED;
-    }
-    d->groups[0] = (uint32_t)gx;
-    d->groups[1] = (uint32_t)y;
-    d->groups[2] = (uint32_t)z;
-    return WW_OK;
-}
-
 ww_status ww_vk_plan_attention_backward(const ww_node *n, const ww_vk_caps *caps,
                                         ww_vk_dispatch *d, char *err, size_t errlen)
 {
@@ -92,5 +63,5 @@ ww_status ww_vk_plan_attention_backward(const ww_node *n, const ww_vk_caps *caps
     d->spec[4] = block;
     d->spec[5] = rows;
     uint64_t own = dq ? p->Nq : p->Nk, pairs = (uint64_t)p->H * (dq ? p->B : p->Bkv);
-    return grid(op, cdiv(own, (uint64_t)WX * rows), pairs, caps, d, err, errlen);
+    return ww_vk_grid(cdiv(own, (uint64_t)WX * rows), pairs, caps, d->groups, err, errlen);
 }

@@ -56,30 +56,6 @@ static ww_status check_width(uint32_t lx, const ww_vk_caps *caps, char *err, siz
     return WW_OK;
 }
 
-/* groups[0] = gx; `total` items over y then z (the shader rebuilds t = y + ny * z). */
-static ww_status grid(uint64_t gx, uint64_t total, const ww_vk_caps *caps, ww_vk_dispatch *d,
-                      char *err, size_t errlen)
-{
-    if (gx == 0)
-        gx = 1;
-    if (total == 0)
-        total = 1;
-    if (gx > caps->max_groups[0])
-        return fail(err, errlen, WW_ERR_UNSUPPORTED,
-                    "%llu workgroups along x exceed the device limit %u", (unsigned long long)gx,
-                    caps->max_groups[0]);
-    uint64_t y = total < caps->max_groups[1] ? total : caps->max_groups[1];
-    uint64_t z = y ? cdiv(total, y) : 0;
-    if (y == 0 || z > caps->max_groups[2] || y * z > 0xffffffffull)
-        return fail(err, errlen, WW_ERR_UNSUPPORTED,
-                    "%llu workgroups along y*z exceed the device limits %u x %u",
-                    (unsigned long long)total, caps->max_groups[1], caps->max_groups[2]);
-    d->groups[0] = (uint32_t)gx;
-    d->groups[1] = (uint32_t)y;
-    d->groups[2] = (uint32_t)z;
-    return WW_OK;
-}
-
 /* One item per invocation, `total` items, lx per workgroup. */
 static ww_status plan_items(ww_shader_id sh, uint64_t total, const ww_vk_caps *caps,
                             ww_vk_dispatch *d, char *err, size_t errlen)
@@ -128,8 +104,8 @@ static ww_status plan_dx(const ww_conv2d_params *p, const ww_vk_caps *caps, ww_v
     d->spec[5] = KSP;
     d->spec[6] = 8; /* SG: weight loads shared by 8 lanes */
     d->nspec = 7;
-    return grid(cdiv(p->W, (uint64_t)WX * TN), (uint64_t)p->H * cdiv(p->Cin, TM) * p->B, caps, d,
-                err, errlen);
+    return ww_vk_grid(cdiv(p->W, (uint64_t)WX * TN), (uint64_t)p->H * cdiv(p->Cin, TM) * p->B,
+                      caps, d->groups, err, errlen);
 }
 
 static ww_status plan_dw(const ww_conv2d_params *p, const ww_vk_caps *caps, ww_vk_dispatch *d,
@@ -153,7 +129,7 @@ static ww_status plan_dw(const ww_conv2d_params *p, const ww_vk_caps *caps, ww_v
     d->spec[3] = TM;
     d->spec[4] = TN;
     d->nspec = 5;
-    return grid(cdiv(ntap, TN), cdiv(p->Cout, TM), caps, d, err, errlen);
+    return ww_vk_grid(cdiv(ntap, TN), cdiv(p->Cout, TM), caps, d->groups, err, errlen);
 }
 
 static ww_status plan_channel_sum(const ww_channels_params *p, const ww_vk_caps *caps,

@@ -3,7 +3,7 @@
  * Every shader here reads its shape from the push constants and its tile geometry from
  * specialization constants (spec[0..2] = workgroup size, spec[3..] as listed per op below).
  * Work that is naturally 2D or 3D beyond the first grid dimension (row tiles x batch, heads x
- * batch, ...) is linearised over y and z by grid(): the shader rebuilds
+ * batch, ...) is linearised over y and z by ww_vk_grid(): the shader rebuilds
  * t = gl_WorkGroupID.y + gl_NumWorkGroups.y * gl_WorkGroupID.z and exits when t >= total, so
  * no limit on maxComputeWorkGroupCount[1] alone is ever hit. Empty work still gets one group
  * (the shaders exit at once).
@@ -32,35 +32,6 @@ static void set_local(ww_vk_dispatch *d, uint32_t x, uint32_t y, uint32_t z)
 static void add_spec(ww_vk_dispatch *d, uint32_t v)
 {
     d->spec[d->nspec++] = v;
-}
-
-/* groups[0] = gx; `total` items over y then z. */
-static ww_status grid(const char *op, uint64_t gx, uint64_t total, const ww_vk_caps *caps,
-                      ww_vk_dispatch *d, char *err, size_t errlen)
-{
-    if (gx == 0)
-        gx = 1;
-    if (total == 0)
-        total = 1;
-    if (gx > caps->max_groups[0]) {
-        if (err && errlen)
-            snprintf(err, errlen, "%s: %llu workgroups along x exceed the device limit %u", op,
-                     (unsigned long long)gx, caps->max_groups[0]);
-        return WW_ERR_UNSUPPORTED;
-    }
-    uint64_t y = total < caps->max_groups[1] ? total : caps->max_groups[1];
-    uint64_t z = (total + y - 1) / y;
-    if (y == 0 || z > caps->max_groups[2]) {
-        if (err && errlen)
-            snprintf(err, errlen,
-                     "%s: %llu workgroups along y*z exceed the device limits %u x %u", op,
-                     (unsigned long long)total, caps->max_groups[1], caps->max_groups[2]);
-        return WW_ERR_UNSUPPORTED;
-    }
-    d->groups[0] = (uint32_t)gx;
-    d->groups[1] = (uint32_t)y;
-    d->groups[2] = (uint32_t)z;
-    return WW_OK;
 }
 
 static ww_status too_many_invocations(const char *op, uint32_t n, const ww_vk_caps *caps,
@@ -109,8 +80,8 @@ ww_status ww_vk_plan_gemm(const ww_node *n, const ww_vk_caps *caps, ww_vk_dispat
         add_spec(d, p->flags & EPI_FLAGS);
         if (WX > caps->max_invocations)
             return too_many_invocations("gemm", WX, caps, err, errlen);
-        return grid("gemm", cdiv(p->N, WX * TN), (uint64_t)cdiv(p->M, TM) * p->batch, caps, d,
-                    err, errlen);
+        return ww_vk_grid(cdiv(p->N, WX * TN), (uint64_t)cdiv(p->M, TM) * p->batch, caps,
+                          d->groups, err, errlen);
     }
 
     /* Shared-memory tiles: 128 x 128 with 8 x 8 per thread where the grid still fills a big GPU,
@@ -138,8 +109,8 @@ ww_status ww_vk_plan_gemm(const ww_node *n, const ww_vk_caps *caps, ww_vk_dispat
     add_spec(d, BK);
     add_spec(d, TM);
     add_spec(d, TN);
-    return grid("gemm", cdiv(p->N, BN), (uint64_t)cdiv(p->M, BM) * p->batch, caps, d, err,
-                errlen);
+    return ww_vk_grid(cdiv(p->N, BN), (uint64_t)cdiv(p->M, BM) * p->batch, caps, d->groups, err,
+                      errlen);
 }
 
 /* ---- Attention ----------------------------------------------------------------------------
@@ -178,8 +149,8 @@ ww_status ww_vk_plan_attention(const ww_node *n, const ww_vk_caps *caps, ww_vk_d
     add_spec(d, p->Dh);
     add_spec(d, KB);
     add_spec(d, QR);
-    return grid("attention", cdiv(p->Nq, (uint64_t)WX * QR), (uint64_t)p->H * p->B, caps, d,
-                err, errlen);
+    return ww_vk_grid(cdiv(p->Nq, (uint64_t)WX * QR), (uint64_t)p->H * p->B, caps,
+                      d->groups, err, errlen);
 }
 
 /* ---- Conv2d -------------------------------------------------------------------------------
@@ -220,8 +191,8 @@ ww_status ww_vk_plan_conv2d(const ww_node *n, const ww_vk_caps *caps, ww_vk_disp
     add_spec(d, KS);
     add_spec(d, ST ? ST : 1);
     add_spec(d, SG | epi << 8);
-    return grid("conv2d", cdiv(p->Wo, (uint64_t)WX * TN), (uint64_t)p->Ho * cdiv(p->Cout, TM) * p->B,
-                caps, d, err, errlen);
+    return ww_vk_grid(cdiv(p->Wo, (uint64_t)WX * TN),
+                      (uint64_t)p->Ho * cdiv(p->Cout, TM) * p->B, caps, d->groups, err, errlen);
 }
 
 /* ---- ConvTranspose2d (kernel == stride) ----------------------------------------------------
@@ -255,6 +226,6 @@ ww_status ww_vk_plan_convt(const ww_node *n, const ww_vk_caps *caps, ww_vk_dispa
     add_spec(d, K);
     add_spec(d, TN);
     add_spec(d, SG);
-    return grid("conv_transpose2d", cdiv(p->W, (uint64_t)WX * TN),
-                (uint64_t)p->H * cdiv(p->Cout, CO) * p->B, caps, d, err, errlen);
+    return ww_vk_grid(cdiv(p->W, (uint64_t)WX * TN),
+                      (uint64_t)p->H * cdiv(p->Cout, CO) * p->B, caps, d->groups, err, errlen);
 }
