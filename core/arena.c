@@ -88,6 +88,47 @@ static ww_status add_chunk(ww_arena *a, size_t bytes)
     return WW_OK;
 }
 
+/* Take bytes from a chunk with room, or from a new chunk; flat tensors get a chunk of their own. */
+static ww_status place(ww_arena *a, size_t bytes, int own_chunk, ww_buffer **buf, size_t *offset)
+{
+    int found = -1;
+    size_t at = 0;
+    for (int i = 0; i < a->n && found < 0 && !own_chunk; i++) {
+        at = align_up(a->chunks[i].used, a->be->binding_alignment);
+        if (at + bytes <= a->chunks[i].buf->size)
+            found = i;
+    }
+    if (found < 0) {
+        WW_TRY(add_chunk(a, own_chunk || bytes > a->chunk_bytes ? bytes : a->chunk_bytes));
+        found = a->n - 1;
+        at = 0;
+    }
+    a->chunks[found].used = at + bytes;
+    *buf = a->chunks[found].buf;
+    *offset = at;
+    return WW_OK;
+}
+
+ww_status ww_arena_alloc_flat(ww_arena *a, ww_dtype type, int64_t count, ww_tensor *out)
+{
+    memset(out, 0, sizeof *out);
+    if (type != WW_F32 && type != WW_U32 && type != WW_U8)
+        return ww_set_error(a->be, WW_ERR_INVALID, "ww_arena_alloc_flat: unknown dtype %d",
+                            (int)type);
+    if (count < 1 || count > ((int64_t)1 << 50))
+        return ww_set_error(a->be, WW_ERR_INVALID, "ww_arena_alloc_flat: %lld elements",
+                            (long long)count);
+    WW_TRY(place(a, align_up((size_t)count * ww_dtype_size(type), 4), 1, &out->buf, &out->offset));
+    out->type = type;
+    out->ne[0] = count;
+    out->nb[0] = 1;
+    for (int i = 1; i < 4; i++) {
+        out->ne[i] = 1;
+        out->nb[i] = count;
+    }
+    return WW_OK;
+}
+
 ww_status ww_arena_alloc(ww_arena *a, ww_dtype type, int n, const int64_t *ne, ww_tensor *out)
 {
     ww_backend *be = a->be;
@@ -116,24 +157,7 @@ ww_status ww_arena_alloc(ww_arena *a, ww_dtype type, int n, const int64_t *ne, w
                             "op may bind on this device (%zu bytes)",
                             bytes, be->max_binding_bytes);
 
-    int found = -1;
-    size_t at = 0;
-    for (int i = 0; i < a->n && found < 0; i++) {
-        at = align_up(a->chunks[i].used, be->binding_alignment);
-        if (at + bytes <= a->chunks[i].buf->size)
-            found = i;
-    }
-    if (found < 0) {
-        ww_status st = add_chunk(a, bytes > a->chunk_bytes ? bytes : a->chunk_bytes);
-        if (st != WW_OK)
-            return st;
-        found = a->n - 1;
-        at = 0;
-    }
-    a->chunks[found].used = at + bytes;
-
-    out->buf = a->chunks[found].buf;
-    out->offset = at;
+    WW_TRY(place(a, bytes, 0, &out->buf, &out->offset));
     out->type = type;
     int64_t stride = 1;
     for (int i = 0; i < 4; i++) {

@@ -1,17 +1,21 @@
-/* CPU kernels of the backward ops of ops_conv_backward.c: plain loops, each output element
- * written by one task in a fixed order (deterministic), tasks spread over the pool where the
- * work splits without sharing an output. Every op accumulates (+=) into its output. Bindings
- * and parameters as listed in ops_conv_backward.c; ptr[i] is binding i's element 0. */
+/* CPU kernels of the backward ops of ops_conv_backward.c. Every op accumulates (+=) into its
+ * output, deterministically: each output element is written by one task (or by one product,
+ * whose threads split the outputs, never a sum) in a fixed order. The conv2d gradients are
+ * matrix products over the forward's im2col layout (cpu_gemm.h); the other ops are loops spread
+ * over the pool where the work splits without sharing an output. Bindings and parameters as
+ * listed in ops_conv_backward.c; ptr[i] is binding i's element 0. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "cpu_gemm.h"
 #include "ww_internal.h"
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 /* 4-float vectors (GNU C vector extension, as in cpu_ops.c): GCC's -O2 vectoriser leaves the
- * two inner loops below scalar. */
+ * inner loops below scalar. */
 typedef float v4f __attribute__((vector_size(16)));
 
 static v4f v4_load(const float *p)
@@ -64,26 +68,65 @@ static float dot_relu(const float *a, const float *b, int64_t n)
     return s;
 }
 
-/* Output index range [lo, hi) of o with 0 <= o * stride + off < n (off may be negative). */
-static void valid_range(int64_t off, int64_t stride, int64_t n, int64_t count, int64_t *lo,
-                        int64_t *hi)
+/* ---- conv2d backward ---------------------------------------------------------------------------
+ * With col(x') the forward's im2col matrix [K = Cin*k*k, Ho*Wo] of one image (x' = relu(x) under
+ * WW_CONV_RELU_IN):
+ *   dw [Cout, K] += dy[b] [Cout, Ho*Wo] col(x'[b])^T, batch items in order;
+ *   dx[b] [Cin, H, W] += col2im(w^T [K, Cout] dy[b]), col2im adding every column entry onto the
+ *   input element im2col read it from.
+ * Pixels go in bands (ww_conv_band) so that the column scratch stays bounded; a pointwise conv's
+ * column matrix is the image itself, which the products read and write in place. */
+typedef struct col2im_job {
+    const ww_conv2d_params *p;
+    const float *col; /* [K, nb]: pixels [p0, p0 + nb) */
+    float *dx;        /* one image [Cin, H, W] */
+    int64_t p0, nb;
+} col2im_job;
+
+/* The transpose of im2col_rows (cpu_ops.c), row segment by row segment. Whole channels per item
+ * so that no two threads write one element of dx; rows (ky, kx) in order. */
+static void col2im_channels(const void *ctx, int64_t c0, int64_t c1)
 {
-    int64_t a = off >= 0 ? 0 : (-off + stride - 1) / stride;
-    int64_t b = n - off <= 0 ? 0 : (n - off + stride - 1) / stride;
-    *lo = min64(a, count);
-    *hi = max64(*lo, min64(b, count));
+    const col2im_job *j = ctx;
+    const ww_conv2d_params *p = j->p;
+    int64_t k = p->k, H = p->H, W = p->W, Wo = p->Wo, st = p->stride, pad = p->pad;
+    for (int64_t r = c0 * k * k; r < c1 * k * k; r++) {
+        int64_t ci = r / (k * k), ky = r / k % k, kx = r % k;
+        float *dx = j->dx + ci * H * W;
+        const float *col = j->col + r * j->nb;
+        int64_t ox_lo, ox_hi;
+        ww_conv_taps(kx - pad, st, W, Wo, &ox_lo, &ox_hi);
+        int64_t oy = j->p0 / Wo, ox = j->p0 % Wo;
+        for (int64_t i = 0; i < j->nb; oy++, ox = 0) {
+            int64_t run = min64(Wo - ox, j->nb - i), iy = oy * st + ky - pad;
+            const float *src = col + i;
+            i += run;
+            if (iy < 0 || iy >= H)
+                continue;
+            int64_t lo = min64(run, max64(0, ox_lo - ox)), hi = max64(lo, min64(run, ox_hi - ox));
+            /* src[t] came from dr[at + t * st] */
+            float *dr = dx + iy * W;
+            int64_t at = ox * st + kx - pad;
+            if (st == 1)
+                axpy(dr + (at + lo), src + lo, 1.0f, hi - lo);
+            else
+                for (int64_t t = lo; t < hi; t++)
+                    dr[at + t * st] += src[t];
+        }
+    }
 }
 
-/* ---- conv2d backward to the input ------------------------------------------------------------
- * dx[b, ci, iy, ix] += sum over (co, ky, kx) of w[co, ci, ky, kx] * dy[b, co, oy, ox] where
- * iy = oy * stride - pad + ky, ix = ox * stride - pad + kx: scattered from dy within one input
- * plane (b, ci), which is one task. */
+/* The direct loops below need no scratch: the fallback when the column matrix cannot be
+ * allocated. */
 typedef struct conv_job {
     const ww_conv2d_params *p;
     const float *a, *b; /* dx: dy, w; dw: x, dy */
     float *out;
 } conv_job;
 
+/* dx[b, ci, iy, ix] += sum over (co, ky, kx) of w[co, ci, ky, kx] * dy[b, co, oy, ox] where
+ * iy = oy * stride - pad + ky, ix = ox * stride - pad + kx: scattered from dy within one input
+ * plane (b, ci), which is one task. */
 static void conv_dx_planes(const void *ctx, int64_t r0, int64_t r1)
 {
     const conv_job *j = ctx;
@@ -98,10 +141,10 @@ static void conv_dx_planes(const void *ctx, int64_t r0, int64_t r1)
             const float *wk = j->b + (co * Cin + ci) * k * k;
             for (int64_t ky = 0; ky < k; ky++) {
                 int64_t oy0, oy1, ox0, ox1;
-                valid_range(ky - pad, s, H, Ho, &oy0, &oy1);
+                ww_conv_taps(ky - pad, s, H, Ho, &oy0, &oy1);
                 for (int64_t kx = 0; kx < k; kx++) {
                     float wv = wk[ky * k + kx];
-                    valid_range(kx - pad, s, W, Wo, &ox0, &ox1);
+                    ww_conv_taps(kx - pad, s, W, Wo, &ox0, &ox1);
                     for (int64_t oy = oy0; oy < oy1; oy++) {
                         /* element (iy, ix) of output pixel ox is dx[at + ox * s] */
                         int64_t at = (oy * s + ky - pad) * W + kx - pad;
@@ -118,10 +161,8 @@ static void conv_dx_planes(const void *ctx, int64_t r0, int64_t r1)
     }
 }
 
-/* ---- conv2d backward to the weights ----------------------------------------------------------
- * dw[co, ci, ky, kx] += sum over (b, oy, ox) of dy[b, co, oy, ox] * x'[b, ci, iy, ix], x' the
- * input through relu when the forward read it so. One (co, ci) pair per item: its k * k sums
- * run over the positions in a fixed order. */
+/* dw[co, ci, ky, kx] += sum over (b, oy, ox) of dy[b, co, oy, ox] * x'[b, ci, iy, ix]. One
+ * (co, ci) pair per item: its k * k sums run over the positions in a fixed order. */
 static void conv_dw_pairs(const void *ctx, int64_t r0, int64_t r1)
 {
     const conv_job *j = ctx;
@@ -134,10 +175,10 @@ static void conv_dw_pairs(const void *ctx, int64_t r0, int64_t r1)
         float *dw = j->out + r * k * k;
         for (int64_t ky = 0; ky < k; ky++) {
             int64_t oy0, oy1;
-            valid_range(ky - pad, s, H, Ho, &oy0, &oy1);
+            ww_conv_taps(ky - pad, s, H, Ho, &oy0, &oy1);
             for (int64_t kx = 0; kx < k; kx++) {
                 int64_t ox0, ox1;
-                valid_range(kx - pad, s, W, Wo, &ox0, &ox1);
+                ww_conv_taps(kx - pad, s, W, Wo, &ox0, &ox1);
                 float acc = 0.0f;
                 for (int64_t b = 0; b < p->B; b++) {
                     const float *x = j->a + (b * Cin + ci) * H * W;
@@ -162,6 +203,90 @@ static void conv_dw_pairs(const void *ctx, int64_t r0, int64_t r1)
             }
         }
     }
+}
+
+/* Pixels per band and the column scratch for them (*col NULL for a pointwise conv, which needs
+ * none). 0 when the scratch cannot be allocated. */
+static int conv_scratch(const ww_conv2d_params *p, int64_t *nb, float **col)
+{
+    int64_t HWo = (int64_t)p->Ho * p->Wo, K = (int64_t)p->Cin * p->k * p->k;
+    *col = NULL;
+    if (ww_conv_pointwise(p)) {
+        *nb = HWo;
+        return 1;
+    }
+    *nb = ww_conv_band(K, HWo);
+    *col = malloc((size_t)(K * *nb) * sizeof(float));
+    return *col != NULL;
+}
+
+/* dx += the gradient of dy [B, Cout, Ho*Wo] through w [Cout, K]. */
+static void conv_backward_input(const ww_conv2d_params *p, const float *dy, const float *w,
+                                float *dx, ww_threads *pool)
+{
+    int64_t HWo = (int64_t)p->Ho * p->Wo, HWi = (int64_t)p->H * p->W;
+    int64_t K = (int64_t)p->Cin * p->k * p->k, nb;
+    float *col;
+    if (p->Cout == 0 || K == 0 || HWo == 0)
+        return;
+    if (!conv_scratch(p, &nb, &col)) {
+        conv_job j = {p, dy, w, dx};
+        ww_parallel_ranges(pool, (int64_t)p->B * p->Cin, (int64_t)p->Cout * p->k * p->k * HWo * 2,
+                           conv_dx_planes, &j);
+        return;
+    }
+    int pointwise = col == NULL;
+    /* col = w^T dy band; a pointwise conv adds it straight onto dx */
+    gemm_desc g = {.M = K, .K = p->Cout, .batch = 1, .a = {w, 1, K, 0},
+                   .ep = {.accumulate = pointwise}};
+    for (int64_t b = 0; b < p->B; b++)
+        for (int64_t p0 = 0; p0 < HWo; p0 += nb) {
+            float *dxb = dx + b * (int64_t)p->Cin * HWi;
+            g.N = min64(nb, HWo - p0);
+            g.b = (mat){dy + b * (int64_t)p->Cout * HWo + p0, HWo, 1, 0};
+            g.c = pointwise ? dxb + p0 : col;
+            g.c_rs = pointwise ? HWi : g.N;
+            ww_cpu_gemm(pool, &g);
+            if (pointwise)
+                continue;
+            col2im_job cj = {p, col, dxb, p0, g.N};
+            ww_parallel_ranges(pool, p->Cin, (int64_t)p->k * p->k * g.N, col2im_channels, &cj);
+        }
+    free(col);
+}
+
+/* dw [Cout, K] += the gradient of dy [B, Cout, Ho*Wo] through the input x. */
+static void conv_backward_weight(const ww_conv2d_params *p, const float *x, const float *dy,
+                                 float *dw, ww_threads *pool)
+{
+    int64_t HWo = (int64_t)p->Ho * p->Wo, HWi = (int64_t)p->H * p->W;
+    int64_t K = (int64_t)p->Cin * p->k * p->k, nb;
+    float *col;
+    if (p->Cout == 0 || K == 0 || HWo == 0)
+        return;
+    if (!conv_scratch(p, &nb, &col)) {
+        conv_job j = {p, x, dy, dw};
+        ww_parallel_ranges(pool, (int64_t)p->Cout * p->Cin,
+                           (int64_t)p->B * p->k * p->k * HWo * 2, conv_dw_pairs, &j);
+        return;
+    }
+    /* dw += dy band [Cout, n] times the band's column matrix transposed [n, K] */
+    gemm_desc g = {.M = p->Cout, .N = K, .batch = 1, .c = dw, .c_rs = K,
+                   .ep = {.accumulate = 1}};
+    for (int64_t b = 0; b < p->B; b++)
+        for (int64_t p0 = 0; p0 < HWo; p0 += nb) {
+            const float *xb = x + b * (int64_t)p->Cin * HWi;
+            g.K = min64(nb, HWo - p0);
+            g.a = (mat){dy + b * (int64_t)p->Cout * HWo + p0, HWo, 1, 0};
+            if (col) {
+                ww_cpu_im2col(pool, p, xb, p0, g.K, col);
+                g.b = (mat){col, 1, g.K, 0};
+            } else {
+                g.b = (mat){xb + p0, 1, HWi, 0};
+            }
+            ww_cpu_gemm(pool, &g);
+        }
+    free(col);
 }
 
 /* ---- channel sums (bias gradients) -------------------------------------------------------------
@@ -275,20 +400,12 @@ static void scatter_add_range(const void *ctx, int64_t r0, int64_t r1)
 void ww_cpu_run_conv_backward(const ww_node *n, void *const *ptr, ww_threads *pool)
 {
     switch (n->op) {
-    case WW_OP_CONV2D_BWD_INPUT: {
-        const ww_conv2d_params *p = &n->p.conv2d;
-        conv_job j = {p, ptr[0], ptr[1], ptr[2]};
-        ww_parallel_ranges(pool, (int64_t)p->B * p->Cin,
-               (int64_t)p->Cout * p->k * p->k * p->Ho * p->Wo * 2, conv_dx_planes, &j);
+    case WW_OP_CONV2D_BWD_INPUT:
+        conv_backward_input(&n->p.conv2d, ptr[0], ptr[1], ptr[2], pool);
         break;
-    }
-    case WW_OP_CONV2D_BWD_WEIGHT: {
-        const ww_conv2d_params *p = &n->p.conv2d;
-        conv_job j = {p, ptr[0], ptr[1], ptr[2]};
-        ww_parallel_ranges(pool, (int64_t)p->Cout * p->Cin,
-               (int64_t)p->B * p->k * p->k * p->Ho * p->Wo * 2, conv_dw_pairs, &j);
+    case WW_OP_CONV2D_BWD_WEIGHT:
+        conv_backward_weight(&n->p.conv2d, ptr[0], ptr[1], ptr[2], pool);
         break;
-    }
     case WW_OP_CHANNEL_SUM: {
         chan_job j = {&n->p.channels, ptr[0], ptr[1]};
         ww_parallel_ranges(pool, n->p.channels.C, (int64_t)n->p.channels.B * n->p.channels.HW, chan_sums,

@@ -16,6 +16,7 @@
 #include <cblas.h>
 #endif
 
+#include "cpu_gemm.h"
 #include "ww_internal.h"
 
 /* ---- Small helpers ------------------------------------------------------------------------ */
@@ -58,28 +59,8 @@ static void relu_span(float *y, const float *x, int64_t n)
 }
 
 /* ---- Matrix products ------------------------------------------------------------------------
- * One description serves gemm, the convolutions and the attention blocks:
- * C(m, n) of batch i (=|+=) epi(sum_k A(m, k) B(k, n)), all strides in elements. */
-
-typedef struct mat {
-    const float *p;
-    int64_t rs, cs; /* element (r, c) = p[r*rs + c*cs] */
-    int64_t bs;     /* batch stride, 0 = shared */
-} mat;
-
-typedef struct epilogue {
-    const float *bias; /* NULL: none */
-    int bias_per_row;  /* bias[m] instead of bias[n] */
-    int gelu, relu, accumulate;
-} epilogue;
-
-typedef struct gemm_desc {
-    int64_t M, N, K, batch;
-    mat a, b;
-    float *c;
-    int64_t c_rs, c_bs;
-    epilogue ep;
-} gemm_desc;
+ * One description (gemm_desc, cpu_gemm.h) serves gemm, the convolutions in both directions and
+ * the attention blocks. */
 
 /* c[j] (=|+=) epi(v[j] + bias) for row m, columns n0 + j, j < nn. v == NULL reads zeros; v may
  * be c. Each step is its own loop over a chunk so that the flags are not tested per element. */
@@ -356,8 +337,7 @@ static int gemm_blas(ww_threads *pool, const gemm_desc *g)
 }
 #endif
 
-/* The whole product, threaded (by OpenBLAS or by the pool). */
-static void gemm_run(ww_threads *pool, const gemm_desc *g)
+void ww_cpu_gemm(ww_threads *pool, const gemm_desc *g)
 {
     if (g->M <= 0 || g->N <= 0 || g->batch <= 0)
         return;
@@ -385,7 +365,7 @@ static void gemm_forward(const ww_gemm_params *p, void *const *ptr, ww_threads *
             .accumulate = (p->flags & WW_GEMM_ACCUMULATE) != 0,
         },
     };
-    gemm_run(pool, &g);
+    ww_cpu_gemm(pool, &g);
 }
 
 /* ---- LAYERNORM -------------------------------------------------------------------------------
@@ -452,6 +432,9 @@ static void eltwise_range(const void *ctx, int64_t i0, int64_t i1)
     case WW_ELT_COPY:
         if (y != a)
             memmove(y + i0, a + i0, (size_t)(i1 - i0) * sizeof(float));
+        break;
+    case WW_ELT_ZERO:
+        memset(y + i0, 0, (size_t)(i1 - i0) * sizeof(float));
         break;
     }
 }
@@ -816,17 +799,12 @@ static void patchify_forward(const ww_patchify_params *p, void *const *ptr, ww_t
  * y[B, Cout, Ho, Wo] (=|+=) relu?(bias + w[Cout, Cin, k, k] * relu?(x[B, Cin, H, W])): a gemm of
  * w [Cout, Cin*k*k] with the im2col matrix [Cin*k*k, pixels], built a band of output pixels at a
  * time so that it stays bounded; 1x1 stride-1 convolutions read x directly. */
-#define IM2COL_BUDGET_FLOATS ((int64_t)1 << 22)
-
 typedef struct im2col_job {
     const ww_conv2d_params *p;
     const float *x; /* batch b */
     float *col;     /* [Cin*k*k, nb] */
     int64_t p0, nb;
 } im2col_job;
-
-/* ceil(a / b) for b > 0 and any sign of a. */
-static int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -(-a / b); }
 
 /* Rows r = (ci * k + ky) * k + kx of the band: one output row segment at a time, whose taps
  * inside the image form one contiguous run (strided by `stride` in x). */
@@ -839,8 +817,8 @@ static void im2col_rows(const void *ctx, int64_t r0, int64_t r1)
         int64_t ci = r / (k * k), ky = r / k % k, kx = r % k;
         const float *x = j->x + ci * H * W;
         float *col = j->col + r * j->nb;
-        /* output columns ox with 0 <= ox * st + kx - pad < W */
-        int64_t ox_lo = ceil_div(pad - kx, st), ox_hi = ceil_div(W + pad - kx, st);
+        int64_t ox_lo, ox_hi;
+        ww_conv_taps(kx - pad, st, W, Wo, &ox_lo, &ox_hi);
         int64_t oy = j->p0 / Wo, ox = j->p0 % Wo;
         for (int64_t i = 0; i < j->nb; oy++, ox = 0) {
             int64_t run = min64(Wo - ox, j->nb - i), iy = oy * st + ky - pad;
@@ -863,6 +841,13 @@ static void im2col_rows(const void *ctx, int64_t r0, int64_t r1)
                 relu_span(dst + lo, dst + lo, hi - lo);
         }
     }
+}
+
+void ww_cpu_im2col(ww_threads *pool, const ww_conv2d_params *p, const float *x, int64_t p0,
+                   int64_t nb, float *col)
+{
+    im2col_job j = {p, x, col, p0, nb};
+    ww_parallel_ranges(pool, (int64_t)p->Cin * p->k * p->k, nb, im2col_rows, &j);
 }
 
 typedef struct conv_direct_job {
@@ -926,16 +911,16 @@ static void conv2d_forward(const ww_conv2d_params *p, void *const *ptr, ww_threa
     };
     if (p->Cout == 0 || HWo == 0)
         return;
-    if (p->k == 1 && p->stride == 1 && p->pad == 0 && !(p->flags & WW_CONV_RELU_IN)) {
+    if (ww_conv_pointwise(p)) {
         g.N = HWo;
         g.batch = p->B;
         g.b = (mat){x, HWi, 1, (int64_t)p->Cin * HWi};
         g.c = y;
         g.c_bs = (int64_t)p->Cout * HWo;
-        gemm_run(pool, &g);
+        ww_cpu_gemm(pool, &g);
         return;
     }
-    int64_t nb = min64(HWo, max64(1, IM2COL_BUDGET_FLOATS / max64(K, 1)));
+    int64_t nb = ww_conv_band(K, HWo);
     float *col = malloc((size_t)(K * nb) * sizeof(float));
     if (!col) {
         conv_direct_job d = {p, x, w, g.ep.bias, y};
@@ -944,12 +929,11 @@ static void conv2d_forward(const ww_conv2d_params *p, void *const *ptr, ww_threa
     }
     for (int64_t b = 0; b < p->B; b++)
         for (int64_t p0 = 0; p0 < HWo; p0 += nb) {
-            im2col_job ij = {p, x + b * (int64_t)p->Cin * HWi, col, p0, min64(nb, HWo - p0)};
-            ww_parallel_ranges(pool, K, ij.nb, im2col_rows, &ij);
-            g.N = ij.nb;
-            g.b = (mat){col, ij.nb, 1, 0};
+            g.N = min64(nb, HWo - p0);
+            ww_cpu_im2col(pool, p, x + b * (int64_t)p->Cin * HWi, p0, g.N, col);
+            g.b = (mat){col, g.N, 1, 0};
             g.c = y + b * (int64_t)p->Cout * HWo + p0;
-            gemm_run(pool, &g);
+            ww_cpu_gemm(pool, &g);
         }
     free(col);
 }
@@ -1015,7 +999,7 @@ static void convt_forward(const ww_convt_params *p, void *const *ptr, ww_threads
         .p = p, .x = ptr[0], .w = ptr[1], .y = ptr[3],
         .bias = (p->flags & WW_HAS_BIAS) ? ptr[2] : NULL,
     };
-    int64_t nb = min64(HW, max64(1, IM2COL_BUDGET_FLOATS / M));
+    int64_t nb = ww_conv_band(M, HW);
     float *t = malloc((size_t)(M * nb) * sizeof(float));
     if (!t) {
         ww_parallel_ranges(pool, (int64_t)p->B * p->Cout, HW * p->k * p->k * p->Cin * 2,
@@ -1032,7 +1016,7 @@ static void convt_forward(const ww_convt_params *p, void *const *ptr, ww_threads
                 .b = {j.x + j.b * (int64_t)p->Cin * HW + j.p0, HW, 1, 0},
                 .c = t, .c_rs = j.nb,
             };
-            gemm_run(pool, &g);
+            ww_cpu_gemm(pool, &g);
             ww_parallel_ranges(pool, M, j.nb, convt_scatter, &j);
         }
     free(t);
@@ -1497,6 +1481,9 @@ void ww_cpu_run_node(const ww_node *n, void *const *ptr, ww_threads *pool)
     case WW_OP_RELU_BWD:
     case WW_OP_SCATTER_ADD_ROWS:
         ww_cpu_run_conv_backward(n, ptr, pool);
+        break;
+    case WW_OP_LOSS:
+        ww_cpu_run_loss(n, ptr, pool);
         break;
     case WW_OP_COUNT:
         break;

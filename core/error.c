@@ -63,6 +63,11 @@ size_t ww_backend_memory_peak(const ww_backend *be)
     return be->mem_peak;
 }
 
+size_t ww_backend_max_binding(const ww_backend *be)
+{
+    return be->max_binding_bytes;
+}
+
 uint64_t ww_backend_validation_messages(const ww_backend *be)
 {
     return be->validation_messages;

@@ -21,13 +21,20 @@ const char *ww_task_name(ww_task t)
 
 /* ---- Loading ---------------------------------------------------------------------------------- */
 
+/* The weights are walked twice in the same order: the first pass checks every tensor against
+ * the file and counts the elements of each kind, the second places each tensor in the flat
+ * array (decayed kinds first) and fills it. A shadow walk places views into another flat array
+ * of the same layout (the gradients) and fills nothing. */
 typedef struct loader {
     ww_model *m;
     ww_st_file *f;  /* NULL: random weights from rng (ww_model_create) */
     uint64_t rng;
     const char *path;
-    char **names; /* every tensor name the configuration expects */
-    int nnames, cap;
+    int pass;       /* 0: check and count, 1: place */
+    int fill;       /* pass 1: upload values (from f or rng) */
+    ww_tensor flat; /* pass 1: the array the tensors are views of */
+    int64_t ndecay, nplain; /* pass 0: elements of each kind; pass 1: placed so far */
+    int ntensors;
     float *host;
     size_t host_cap;
 } loader;
@@ -37,20 +44,26 @@ static ww_status load_error(loader *ld, ww_status st, const char *msg)
     return ww_set_error(ld->m->be, st, "%s", msg);
 }
 
-static ww_status remember(loader *ld, const char *name)
+/* Pass 0: record the tensor's name and shape in the model's table. */
+static ww_status remember(loader *ld, const char *name, int ndim, const int64_t *shape)
 {
-    if (ld->nnames == ld->cap) {
-        int cap = ld->cap ? 2 * ld->cap : 256;
-        char **n = realloc(ld->names, (size_t)cap * sizeof *n);
-        if (!n)
+    ww_model *m = ld->m;
+    if (m->ntensors == m->cap_tensors) {
+        int cap = m->cap_tensors ? 2 * m->cap_tensors : 256;
+        ww_model_tensor *t = realloc(m->tensors, (size_t)cap * sizeof *t);
+        if (!t)
             return load_error(ld, WW_ERR_OUT_OF_MEMORY, "model: out of host memory");
-        ld->names = n;
-        ld->cap = cap;
+        m->tensors = t;
+        m->cap_tensors = cap;
     }
-    ld->names[ld->nnames] = strdup(name);
-    if (!ld->names[ld->nnames])
+    ww_model_tensor *t = &m->tensors[m->ntensors];
+    memset(t, 0, sizeof *t);
+    t->name = strdup(name);
+    if (!t->name)
         return load_error(ld, WW_ERR_OUT_OF_MEMORY, "model: out of host memory");
-    ld->nnames++;
+    t->ndim = ndim;
+    memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    m->ntensors++;
     return WW_OK;
 }
 
@@ -74,24 +87,37 @@ static void random_init(loader *ld, const char *name, int ndim, float *dst, size
     }
 }
 
-/* Check, allocate and upload one tensor of the given shape (slowest dim first, as in the file). */
+/* One tensor of the given shape (slowest dim first, as in the file): pass 0 checks and counts
+ * it, pass 1 makes it a view of the flat array and fills it. Weight decay applies to matrices
+ * and kernels (ndim >= 2), not to norms and biases. */
 static ww_status tensor(loader *ld, const char *name, int ndim, const int64_t *shape, ww_tensor *out)
 {
     char err[1024];
-    ww_status st = remember(ld, name);
-    if (st != WW_OK)
-        return st;
-    if (ld->f) {
-        st = ww_st_expect(ld->f, name, ndim, shape, err, sizeof err);
-        if (st != WW_OK)
-            return load_error(ld, st, err);
-    }
-    int64_t ne[4] = {1, 1, 1, 1};
+    int64_t ne[4] = {1, 1, 1, 1}, nb[4];
     size_t count = 1;
     for (int i = 0; i < ndim; i++) {
         ne[i] = shape[ndim - 1 - i];
         count *= (size_t)shape[i];
     }
+    int64_t *placed = ndim >= 2 ? &ld->ndecay : &ld->nplain;
+    if (ld->pass == 0) {
+        if (ld->f) {
+            ww_status st = ww_st_expect(ld->f, name, ndim, shape, err, sizeof err);
+            if (st != WW_OK)
+                return load_error(ld, st, err);
+        }
+        *placed += (int64_t)count;
+        return remember(ld, name, ndim, shape);
+    }
+    int64_t offset = *placed + (ndim >= 2 ? 0 : ld->m->ndecay);
+    *placed += (int64_t)count;
+    nb[0] = 1;
+    for (int i = 1; i < 4; i++)
+        nb[i] = nb[i - 1] * ne[i - 1];
+    *out = ww_tensor_view(&ld->flat, offset, ne, nb);
+    if (!ld->fill)
+        return WW_OK;
+    ld->m->tensors[ld->ntensors++].offset = offset;
     if (count > ld->host_cap) {
         float *h = realloc(ld->host, count * sizeof *h);
         if (!h)
@@ -100,17 +126,14 @@ static ww_status tensor(loader *ld, const char *name, int ndim, const int64_t *s
         ld->host_cap = count;
     }
     if (ld->f) {
-        st = ww_st_read_f32(ld->f, ww_st_find(ld->f, name), ld->host, count, err, sizeof err);
+        ww_status st = ww_st_read_f32(ld->f, ww_st_find(ld->f, name), ld->host, count, err,
+                                      sizeof err);
         if (st != WW_OK)
             return load_error(ld, st, err);
     } else {
         random_init(ld, name, ndim, ld->host, count);
     }
-    st = ww_arena_alloc(ld->m->arena, WW_F32, ndim, ne, out);
-    if (st == WW_OK)
-        st = ww_tensor_write(ld->m->be, out, ld->host, count * sizeof(float));
-    ld->m->nparams += (int64_t)count;
-    return st;
+    return ww_tensor_write(ld->m->be, out, ld->host, count * sizeof(float));
 }
 
 /* prefix.weight [out, in, k, k] (or [out, in] when k == 0) and prefix.bias [out] if has_bias. */
@@ -244,11 +267,26 @@ static ww_status load_weights(loader *ld)
         WW_TRY(layer(ld, "head.dpt.head.2", c->head_hidden, F / 2, 3, 1, &d->head[1]));
         WW_TRY(layer(ld, "head.dpt.head.4", c->out_channels, c->head_hidden, 1, 1, &d->head[2]));
     }
-    if (!ld->f)
-        return WW_OK;
+    return WW_OK;
+}
+
+/* Every tensor of the file must be a weight of the configuration, or training state that
+ * checkpoints keep beside the weights (names under "train."). */
+static ww_status check_unexpected(loader *ld)
+{
+    ww_model *m = ld->m;
+    int n = m->ntensors, cap = n + ww_st_count(ld->f);
+    const char **known = malloc((size_t)cap * sizeof *known);
+    if (!known)
+        return load_error(ld, WW_ERR_OUT_OF_MEMORY, "model: out of host memory");
+    for (int i = 0; i < m->ntensors; i++)
+        known[i] = m->tensors[i].name;
+    for (int i = 0; i < ww_st_count(ld->f); i++)
+        if (!strncmp(ww_st_at(ld->f, i)->name, "train.", 6))
+            known[n++] = ww_st_at(ld->f, i)->name;
     char err[1024];
-    ww_status st = ww_st_unexpected(ld->f, (const char *const *)ld->names, ld->nnames, err,
-                                    sizeof err);
+    ww_status st = ww_st_unexpected(ld->f, known, n, err, sizeof err);
+    free(known);
     return st == WW_OK ? st : load_error(ld, st, err);
 }
 
@@ -381,22 +419,78 @@ static ww_status load_config(loader *ld)
     return config_finish(ld->m->be, ld->path, c);
 }
 
-/* Allocate the block arrays and the weight arena, then fill every weight (from ld->f or random). */
-static ww_status build(loader *ld)
+static ww_status alloc_blocks(ww_model *m)
 {
-    ww_model *m = ld->m;
     m->enc = calloc((size_t)m->cfg.enc_depth, sizeof *m->enc);
     m->dec = calloc((size_t)(m->cfg.dec_depth ? m->cfg.dec_depth : 1), sizeof *m->dec);
     if (!m->enc || !m->dec)
         return ww_set_error(m->be, WW_ERR_OUT_OF_MEMORY, "model: out of host memory");
-    ww_status st = ww_arena_create(m->be, 0, &m->arena);
+    return WW_OK;
+}
+
+/* Check and count every weight, allocate the flat array, then place and fill every weight (from
+ * ld->f or random). */
+static ww_status build(loader *ld)
+{
+    ww_model *m = ld->m;
+    ww_status st = alloc_blocks(m);
     if (st == WW_OK)
         st = load_weights(ld);
-    for (int i = 0; i < ld->nnames; i++)
-        free(ld->names[i]);
-    free(ld->names);
+    if (st == WW_OK && ld->f)
+        st = check_unexpected(ld);
+    if (st == WW_OK) {
+        m->ndecay = ld->ndecay;
+        m->nparams = ld->ndecay + ld->nplain;
+        st = ww_arena_create(m->be, 0, &m->arena);
+    }
+    if (st == WW_OK)
+        st = ww_arena_alloc_flat(m->arena, WW_F32, m->nparams, &m->flat);
+    if (st == WW_OK) {
+        *ld = (loader){.m = m, .f = ld->f, .rng = ld->rng, .path = ld->path, .pass = 1,
+                       .fill = 1, .flat = m->flat};
+        st = load_weights(ld);
+    }
     free(ld->host);
     return st;
+}
+
+ww_status ww_model_shadow(const ww_model *m, const ww_tensor *flat, ww_model *out)
+{
+    memset(out, 0, sizeof *out);
+    out->be = m->be;
+    out->cfg = m->cfg;
+    out->nparams = m->nparams;
+    out->ndecay = m->ndecay;
+    out->flat = *flat;
+    out->tensors = m->tensors;
+    out->ntensors = m->ntensors;
+    WW_TRY(alloc_blocks(out));
+    loader ld = {.m = out, .path = "model", .pass = 1, .flat = *flat};
+    return load_weights(&ld);
+}
+
+void ww_model_shadow_free(ww_model *shadow)
+{
+    free(shadow->enc);
+    free(shadow->dec);
+}
+
+static ww_status keep_metadata(ww_model *m, const ww_st_file *f)
+{
+    int n = ww_st_meta_count(f);
+    m->meta = calloc((size_t)(2 * n + 1), sizeof *m->meta);
+    if (!m->meta)
+        return ww_set_error(m->be, WW_ERR_OUT_OF_MEMORY, "model: out of host memory");
+    for (int i = 0; i < n; i++) {
+        const char *k, *v;
+        ww_st_meta_at(f, i, &k, &v);
+        m->meta[2 * i] = strdup(k);
+        m->meta[2 * i + 1] = strdup(v);
+        m->nmeta = i + 1;
+        if (!m->meta[2 * i] || !m->meta[2 * i + 1])
+            return ww_set_error(m->be, WW_ERR_OUT_OF_MEMORY, "model: out of host memory");
+    }
+    return WW_OK;
 }
 
 ww_status ww_model_load(ww_backend *be, const char *path, ww_model **out)
@@ -413,6 +507,8 @@ ww_status ww_model_load(ww_backend *be, const char *path, ww_model **out)
         st = ww_set_error(be, st, "%s", err);
     if (st == WW_OK)
         st = load_config(&ld);
+    if (st == WW_OK)
+        st = keep_metadata(m, ld.f);
     if (st == WW_OK)
         st = build(&ld);
     ww_st_close(ld.f);
@@ -482,6 +578,12 @@ void ww_model_destroy(ww_model *m)
 {
     if (!m)
         return;
+    for (int i = 0; i < m->ntensors; i++)
+        free(m->tensors[i].name);
+    free(m->tensors);
+    for (int i = 0; i < 2 * m->nmeta; i++)
+        free(m->meta[i]);
+    free(m->meta);
     ww_arena_destroy(m->arena);
     free(m->enc);
     free(m->dec);
@@ -501,4 +603,139 @@ int64_t ww_model_parameters(const ww_model *m)
 size_t ww_model_memory(const ww_model *m)
 {
     return ww_arena_used(m->arena);
+}
+
+ww_tensor ww_model_params(const ww_model *m)
+{
+    return m->flat;
+}
+
+int64_t ww_model_decayed(const ww_model *m)
+{
+    return m->ndecay;
+}
+
+int ww_model_tensor_count(const ww_model *m)
+{
+    return m->ntensors;
+}
+
+ww_status ww_model_tensor_info(const ww_model *m, int i, const char **name, int *ndim,
+                               int64_t shape[4], int64_t *offset)
+{
+    if (i < 0 || i >= m->ntensors)
+        return ww_set_error(m->be, WW_ERR_INVALID, "model: no tensor number %d (it has %d)", i,
+                            m->ntensors);
+    const ww_model_tensor *t = &m->tensors[i];
+    *name = t->name;
+    *ndim = t->ndim;
+    memcpy(shape, t->shape, sizeof t->shape);
+    *offset = t->offset;
+    return WW_OK;
+}
+
+/* ---- Saving ----------------------------------------------------------------------------------- */
+
+enum { CONFIG_KEYS = 16 };
+
+/* The configuration as metadata pairs (what load_config reads), printed into text. */
+static int config_metadata(const ww_model_config *c, char text[CONFIG_KEYS][96],
+                           const char *pairs[2 * CONFIG_KEYS])
+{
+    int n = 0;
+#define PAIR(key, ...)                                                                             \
+    do {                                                                                           \
+        snprintf(text[n], sizeof text[n], __VA_ARGS__);                                            \
+        pairs[2 * n] = key;                                                                        \
+        pairs[2 * n + 1] = text[n];                                                                \
+        n++;                                                                                       \
+    } while (0)
+    PAIR("winwin.format", "1");
+    PAIR("task", "%s", ww_task_name(c->task));
+    PAIR("patch_size", "%d", c->patch);
+    PAIR("enc_embed_dim", "%d", c->enc_dim);
+    PAIR("enc_depth", "%d", c->enc_depth);
+    PAIR("enc_num_heads", "%d", c->enc_heads);
+    PAIR("dec_embed_dim", "%d", c->dec_dim);
+    PAIR("dec_depth", "%d", c->dec_depth);
+    PAIR("dec_num_heads", "%d", c->dec_heads);
+    PAIR("layer_dims", "%d,%d,%d,%d", c->layer_dims[0], c->layer_dims[1], c->layer_dims[2],
+         c->layer_dims[3]);
+    PAIR("feature_dim", "%d", c->feature_dim);
+    PAIR("head_hidden", "%d", c->head_hidden);
+    PAIR("head", "%s", c->semseg ? "semseg" : "regression");
+    PAIR("out_channels", "%d", c->out_channels);
+    PAIR("mean", "%.9g,%.9g,%.9g", c->mean[0], c->mean[1], c->mean[2]);
+    PAIR("std", "%.9g,%.9g,%.9g", c->std[0], c->std[1], c->std[2]);
+#undef PAIR
+    return n;
+}
+
+static int has_key(const char *const *pairs, int n, const char *key)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(pairs[2 * i], key))
+            return 1;
+    return 0;
+}
+
+ww_status ww_model_save(ww_model *m, const char *path, const char *const *meta, int nmeta_pairs,
+                        const ww_named_array *extra, int nextra)
+{
+    for (int i = 0; i < nextra; i++)
+        if (strncmp(extra[i].name, "train.", 6))
+            return ww_set_error(m->be, WW_ERR_INVALID,
+                                "%s: extra array '%s' must be named train.*", path,
+                                extra[i].name);
+    char text[CONFIG_KEYS][96];
+    const char *config[2 * CONFIG_KEYS];
+    int nconfig = config_metadata(&m->cfg, text, config);
+    for (int i = 0; i < nmeta_pairs; i++)
+        if (has_key(config, nconfig, meta[2 * i]))
+            return ww_set_error(m->be, WW_ERR_INVALID,
+                                "%s: metadata key '%s' belongs to the model's configuration", path,
+                                meta[2 * i]);
+    int nmax = CONFIG_KEYS + m->nmeta + nmeta_pairs;
+    const char **pairs = malloc((size_t)(2 * nmax) * sizeof *pairs);
+    ww_st_entry *entries = calloc((size_t)(m->ntensors + nextra), sizeof *entries);
+    float *host = malloc((size_t)m->nparams * sizeof *host);
+    ww_status st = WW_OK;
+    if (!pairs || !entries || !host)
+        st = ww_set_error(m->be, WW_ERR_OUT_OF_MEMORY, "%s: out of host memory", path);
+    if (st == WW_OK)
+        st = ww_tensor_read(m->be, &m->flat, host, (size_t)m->nparams * sizeof *host);
+    if (st == WW_OK) {
+        /* The configuration, what the loaded file said beyond it (class names, palette,
+         * provenance) unless the caller replaces it, then the caller's pairs. */
+        int n = nconfig;
+        memcpy(pairs, config, (size_t)(2 * n) * sizeof *pairs);
+        for (int i = 0; i < m->nmeta; i++)
+            if (!has_key(pairs, n, m->meta[2 * i]) && !has_key(meta, nmeta_pairs, m->meta[2 * i])) {
+                pairs[2 * n] = m->meta[2 * i];
+                pairs[2 * n + 1] = m->meta[2 * i + 1];
+                n++;
+            }
+        for (int i = 0; i < nmeta_pairs; i++, n++) {
+            pairs[2 * n] = meta[2 * i];
+            pairs[2 * n + 1] = meta[2 * i + 1];
+        }
+        for (int i = 0; i < m->ntensors; i++) {
+            const ww_model_tensor *t = &m->tensors[i];
+            entries[i] = (ww_st_entry){.name = t->name, .dtype = WW_ST_F32, .ndim = t->ndim,
+                                       .data = host + t->offset};
+            memcpy(entries[i].shape, t->shape, (size_t)t->ndim * sizeof *t->shape);
+        }
+        for (int i = 0; i < nextra; i++)
+            entries[m->ntensors + i] = (ww_st_entry){.name = extra[i].name, .dtype = WW_ST_F32,
+                                                     .ndim = 1, .shape = {extra[i].count},
+                                                     .data = extra[i].data};
+        char err[1024];
+        st = ww_st_write(path, entries, m->ntensors + nextra, pairs, n, err, sizeof err);
+        if (st != WW_OK)
+            st = ww_set_error(m->be, st, "%s", err);
+    }
+    free(pairs);
+    free(entries);
+    free(host);
+    return st;
 }

@@ -51,6 +51,35 @@ const ww_model_config *ww_model_config_of(const ww_model *m);
 int64_t ww_model_parameters(const ww_model *m);
 size_t ww_model_memory(const ww_model *m);
 
+/* The parameters live in one flat F32 array (ww_arena_alloc_flat) of ww_model_parameters
+ * elements; every weight is a view into it. Weight matrices and convolution kernels (the tensors
+ * weight decay applies to) come first, ww_model_decayed elements of them, then norms and biases.
+ * Training updates the array in place; runners of the model see the new values. */
+ww_tensor ww_model_params(const ww_model *m);
+int64_t ww_model_decayed(const ww_model *m);
+
+/* The named tensors in file order: i in [0, ww_model_tensor_count). *name (owned by the model),
+ * the PyTorch shape (slowest dim first, ndim values) and the element offset in the flat array.
+ * WW_ERR_INVALID for another i. */
+int ww_model_tensor_count(const ww_model *m);
+ww_status ww_model_tensor_info(const ww_model *m, int i, const char **name, int *ndim,
+                               int64_t shape[4], int64_t *offset);
+
+/* A 1-D F32 array saved beside the weights (optimiser state in checkpoints). */
+typedef struct ww_named_array {
+    const char *name;
+    const float *data;
+    int64_t count;
+} ww_named_array;
+
+/* Write the model to path as safetensors, atomically (a temporary file renamed over path): the
+ * configuration as metadata (what ww_model_load reads back), then the nmeta_pairs extra
+ * metadata pairs (meta = key0, value0, ...: the training command, data and metrics), the weights
+ * by name, and the extra arrays, whose names must start with "train." (ww_model_load skips those,
+ * so a checkpoint is also a model file). */
+ww_status ww_model_save(ww_model *m, const char *path, const char *const *meta, int nmeta_pairs,
+                        const ww_named_array *extra, int nextra);
+
 /* A runner for width x height frames in `format` (any size: the runner pads to a multiple of 32
  * pixels and crops outputs back). The model must outlive the runner. */
 ww_status ww_runner_create(ww_model *m, int width, int height, ww_pixel_format format,

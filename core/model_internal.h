@@ -28,16 +28,34 @@ typedef struct dpt {
     lin head[3];   /* head.0, head.2, head.4 (regression) / head.0, head.4 (semseg) */
 } dpt;
 
+typedef struct ww_model_tensor {
+    char *name;
+    int ndim;
+    int64_t shape[4]; /* slowest first */
+    int64_t offset;   /* in the flat array */
+} ww_model_tensor;
+
 struct ww_model {
     ww_backend *be;
     ww_arena *arena;
     ww_model_config cfg;
-    int64_t nparams;
+    int64_t nparams, ndecay;
+    ww_tensor flat; /* every weight below is a view of it */
+    ww_model_tensor *tensors;
+    int ntensors, cap_tensors;
+    char **meta; /* the loaded file's metadata pairs (key, value, ...), kept for ww_model_save */
+    int nmeta;
     lin patch;
     enc_block *enc;
     lin enc_norm, dec_embed, dec_norm;
     dec_block *dec;
     dpt dpt;
 };
+
+/* A model-shaped set of views into flat, an array laid out like m's parameters (the
+ * gradients): out's lin tensors sit at the offsets of m's. out shares m's tensor table and
+ * owns only its block arrays (ww_model_shadow_free). */
+ww_status ww_model_shadow(const ww_model *m, const ww_tensor *flat, ww_model *out);
+void ww_model_shadow_free(ww_model *shadow);
 
 #endif

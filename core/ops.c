@@ -20,6 +20,7 @@ static const char *const op_names[WW_OP_COUNT] = {
     [WW_OP_RESIZE_BWD] = "resize_backward",
     [WW_OP_RELU_BWD] = "relu_backward",
     [WW_OP_SCATTER_ADD_ROWS] = "scatter_add_rows",
+    [WW_OP_LOSS] = "loss",
     [WW_OP_ATTENTION_BWD_DQ] = "attention_backward_dq",
     [WW_OP_ATTENTION_BWD_DKDV] = "attention_backward_dkdv",
     [WW_OP_LAYERNORM_BWD] = "layernorm_backward", [WW_OP_GELU_BWD] = "gelu_backward",
@@ -275,6 +276,11 @@ ww_status ww_relu(ww_seq *s, const ww_tensor *x, const ww_tensor *y)
 ww_status ww_copy(ww_seq *s, const ww_tensor *x, const ww_tensor *y)
 {
     return eltwise(s, "copy", WW_ELT_COPY, x, x, y);
+}
+
+ww_status ww_zero(ww_seq *s, const ww_tensor *y)
+{
+    return eltwise(s, "zero", WW_ELT_ZERO, y, y, y);
 }
 
 ww_status ww_rope2d(ww_seq *s, const ww_tensor *x, const ww_tensor *pos, const ww_tensor *table,

@@ -24,6 +24,7 @@ ww_status ww_vk_plan(const ww_node *n, const ww_vk_caps *caps, ww_vk_dispatch *d
     case WW_OP_ADAMW: return ww_vk_plan_train_basic(n, caps, d, err, errlen);
     case WW_OP_ATTENTION_BWD_DQ:
     case WW_OP_ATTENTION_BWD_DKDV: return ww_vk_plan_attention_backward(n, caps, d, err, errlen);
+    case WW_OP_LOSS: return ww_vk_plan_loss(n, caps, d, err, errlen);
     default: return ww_vk_plan_pointwise(n, caps, d, err, errlen);
     }
 }

@@ -41,6 +41,7 @@ typedef enum ww_shader_id {
     WW_SHADER_SCATTER_ADD_ROWS,
     WW_SHADER_ATTENTION_BWD_DQ,   /* vk_plan_attention_backward.c */
     WW_SHADER_ATTENTION_BWD_DKDV,
+    WW_SHADER_LOSS,               /* vk_plan_loss.c */
     WW_SHADER_COUNT
 } ww_shader_id;
 
@@ -96,6 +97,9 @@ ww_status ww_vk_plan_conv_backward(const ww_node *n, const ww_vk_caps *caps, ww_
 /* vk_plan_train.c: layernorm / gelu backward, reduce, adamw. */
 ww_status ww_vk_plan_train_basic(const ww_node *n, const ww_vk_caps *caps, ww_vk_dispatch *d,
                                  char *err, size_t errlen);
+/* vk_plan_loss.c: the loss node. */
+ww_status ww_vk_plan_loss(const ww_node *n, const ww_vk_caps *caps, ww_vk_dispatch *d, char *err,
+                          size_t errlen);
 
 /* Split `total` items into groups of `per_group` along x, spilling into y (and z) when x would
  * exceed the device limit; shaders rebuild the linear group index as

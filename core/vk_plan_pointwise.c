@@ -157,7 +157,7 @@ ww_status ww_vk_plan_pointwise(const ww_node *n, const ww_vk_caps *caps, ww_vk_d
 
     case WW_OP_ELTWISE: {
         const ww_eltwise_params *p = &n->p.eltwise;
-        if (p->op > WW_ELT_COPY)
+        if (p->op > WW_ELT_ZERO)
             return fail(err, errlen, WW_ERR_INVALID, "unknown eltwise op %u", p->op);
         return plan_items(WW_SHADER_ELTWISE, p->n, caps, d, err, errlen);
     }

@@ -83,6 +83,9 @@ static const uint32_t attention_backward_dq_spv[] = {
 static const uint32_t attention_backward_dkdv_spv[] = {
 #include "attention_backward_dkdv.spv.h"
 };
+static const uint32_t loss_spv[] = {
+#include "loss.spv.h"
+};
 
 #define SHADER(id, name) [WW_SHADER_##id] = {#name, name##_spv, sizeof name##_spv}
 
@@ -114,4 +117,5 @@ const ww_vk_shader ww_vk_shaders[WW_SHADER_COUNT] = {
     SHADER(ADAMW, adamw),
     SHADER(ATTENTION_BWD_DQ, attention_backward_dq),
     SHADER(ATTENTION_BWD_DKDV, attention_backward_dkdv),
+    SHADER(LOSS, loss),
 };

@@ -140,6 +140,13 @@ void ww_arena_reset(ww_arena *a);
 size_t ww_arena_used(const ww_arena *a);
 /* Allocate a contiguous tensor of n dims (1..4, missing sizes are 1). */
 ww_status ww_arena_alloc(ww_arena *a, ww_dtype type, int n, const int64_t *ne, ww_tensor *out);
+/* Allocate a 1-D tensor of count elements that may be larger than the range one op can bind
+ * (maxStorageBufferRange, 128 MiB on some drivers): a flat array (a model's parameters, their
+ * gradients) that ops only ever see through views of at most that size. It gets a buffer of its
+ * own; ww_tensor_read / write / fill take it whole. */
+ww_status ww_arena_alloc_flat(ww_arena *a, ww_dtype type, int64_t count, ww_tensor *out);
+/* Largest number of bytes one op may bind on this backend (views handed to ops stay within it). */
+size_t ww_backend_max_binding(const ww_backend *be);
 
 /* Copy between host memory and a contiguous tensor. bytes must equal the tensor's size. These
  * wait for the device: do not call them while a sequence that uses the tensor is running. */
@@ -195,6 +202,8 @@ ww_status ww_add(ww_seq *s, const ww_tensor *a, const ww_tensor *b, const ww_ten
 ww_status ww_gelu(ww_seq *s, const ww_tensor *x, const ww_tensor *y); /* exact, erf-based */
 ww_status ww_relu(ww_seq *s, const ww_tensor *x, const ww_tensor *y);
 ww_status ww_copy(ww_seq *s, const ww_tensor *x, const ww_tensor *y);
+/* y = 0, as an op of the sequence (re-zeroing gradients every time a recorded step runs). */
+ww_status ww_zero(ww_seq *s, const ww_tensor *y);
 
 /* RoPE-2D, in place, on x [B, N, H, Dh] (a strided view with unit stride on ne[0], Dh a multiple
  * of 4). pos is U32 [B or 1, N, 2] holding (y, x) grid positions. table comes from
@@ -430,6 +439,26 @@ enum {
  * scale = grad_scale * min(1, max_norm / (norm + 1e-6)); otherwise scale = grad_scale. */
 ww_status ww_adamw(ww_seq *s, const ww_tensor *params, const ww_tensor *grads, const ww_tensor *m,
                    const ww_tensor *v, const ww_adamw_hparams *h, const ww_tensor *scalars);
+
+/* ---- Losses (core/ops_loss.c) ----------------------------------------------------------------
+ * Per-pixel training losses with their gradient, in one dispatch. pred [B, C, H, W] is the
+ * model's output, target [B, Ct, H, W] and weight [B, 1, H, W] come from the data. A pixel's
+ * loss is weight * l(pred, target); the weight carries everything the data knows: 0 for invalid
+ * or ignored pixels (their pred and target are not read, so NaN or Inf there is harmless) and
+ * 1 / (number of valid pixels) for a mean. Outputs, all written (=, not accumulated):
+ *   dpred [B, C, H, W] = weight * dl/dpred (0 where weight is 0)
+ *   loss_px [B, 1, H, W] = weight * l (0 where weight is 0); ww_sum_rows gives the total.
+ * Kinds:
+ *   WW_LOSS_LAPLACIAN (flow, CroCo-Flow's LaplacianLossBounded): C = Ct + 1, the last channel of
+ *     pred is the raw confidence r; c = (b - a) * sigmoid(r) + a with a = 0.25, b = 4;
+ *     l = sum over k < Ct of |pred_k - target_k| / c + log c. d|x|/dx at 0 is 0 (as torch.sign).
+ *   WW_LOSS_L1 (depth, on inverse depth): C = Ct; l = sum over k of |pred_k - target_k|.
+ *   WW_LOSS_CROSS_ENTROPY (segmentation): Ct = 1, target holds the class id as a float (an exact
+ *     integer in [0, C)); l = logsumexp_k(pred_k) - pred_target; dl/dpred_k = softmax_k - [k ==
+ *     target]; an id outside [0, C) gives l = 0 and no gradient (the caller checks its labels). */
+typedef enum ww_loss_kind { WW_LOSS_LAPLACIAN = 0, WW_LOSS_L1, WW_LOSS_CROSS_ENTROPY } ww_loss_kind;
+ww_status ww_loss(ww_seq *s, ww_loss_kind kind, const ww_tensor *pred, const ww_tensor *target,
+                  const ww_tensor *weight, const ww_tensor *dpred, const ww_tensor *loss_px);
 
 /* ---- Visualisation ------------------------------------------------------------------------
  * Every colorize op writes rgba, U32 [H, W]: one packed pixel per word, R in the low byte, so

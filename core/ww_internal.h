@@ -34,6 +34,7 @@ typedef enum ww_op {
     WW_OP_RESIZE_BWD,        /* resize params; bindings dy, dx */
     WW_OP_RELU_BWD,          /* eltwise params (n); bindings x, dy, dx */
     WW_OP_SCATTER_ADD_ROWS,  /* rows params; bindings x, idx, y */
+    WW_OP_LOSS,              /* loss params; bindings pred, target, weight, dpred, loss_px */
     WW_OP_COUNT
 } ww_op;
 
@@ -67,6 +68,7 @@ typedef union ww_op_params {
     ww_gelu_bwd_params gelu_bwd;
     ww_reduce_params reduce;
     ww_adamw_params adamw;
+    ww_loss_params loss;
     uint32_t words[32];
 } ww_op_params;
 
@@ -175,6 +177,8 @@ void ww_cpu_run_conv_backward(const ww_node *n, void *const *ptr, ww_threads *po
 void ww_cpu_attention_backward(const ww_node *n, void *const *ptr, ww_threads *pool);
 /* LayerNorm / GELU backward, reductions, AdamW (cpu_train.c), called by ww_cpu_run_node. */
 void ww_cpu_run_train_basic(const ww_node *n, void *const *ptr, ww_threads *pool);
+/* The loss node (cpu_loss.c), called by ww_cpu_run_node. */
+void ww_cpu_run_loss(const ww_node *n, void *const *ptr, ww_threads *pool);
 
 /* Thread pool: run fn(i, user) for i in [0, n) on the pool's threads and wait. pool may be NULL
  * (run on the caller's thread). */

@@ -36,7 +36,7 @@ typedef struct ww_layernorm_params {
     float eps;
 } ww_layernorm_params;
 
-enum { WW_ELT_ADD = 0, WW_ELT_GELU = 1, WW_ELT_RELU = 2, WW_ELT_COPY = 3 };
+enum { WW_ELT_ADD = 0, WW_ELT_GELU = 1, WW_ELT_RELU = 2, WW_ELT_COPY = 3, WW_ELT_ZERO = 4 };
 /* Bindings: a, b (a again for unary ops), y */
 typedef struct ww_eltwise_params {
     uint32_t off[WW_MAX_BINDINGS];
@@ -191,6 +191,16 @@ typedef struct ww_adamw_params {
     float lr, beta1, beta2, eps, weight_decay, bias_corr1, bias_corr2, grad_scale;
     uint32_t has_scalars;
 } ww_adamw_params;
+
+/* ---- Losses (core/ops_loss.c) ---- */
+/* Bindings: pred, target, weight, dpred, loss_px. kind is a ww_loss_kind (ww.h). Pixel
+ * i = b HW + p of B * HW reads weight[i], then pred[(b C + k) HW + p] and
+ * target[(b Ct + k) HW + p] only when weight[i] != 0, and writes dpred[(b C + k) HW + p] for
+ * every k < C and loss_px[i]. */
+typedef struct ww_loss_params {
+    uint32_t off[WW_MAX_BINDINGS];
+    uint32_t kind, C, Ct, HW, B;
+} ww_loss_params;
 
 /* Set in the flags of ops whose bias is optional. */
 #define WW_HAS_BIAS (1u << 16)

@@ -1,5 +1,5 @@
 #version 450
-// Elementwise: ADD y = a + b, GELU y = 0.5 a (1 + erf(a / sqrt 2)) (exact), RELU, COPY.
+// Elementwise: ADD y = a + b, GELU y = 0.5 a (1 + erf(a / sqrt 2)) (exact), RELU, COPY, ZERO.
 // One invocation per element; y may be the same memory as a (or b).
 #extension GL_GOOGLE_include_directive : require
 #include "erf.glsl"
@@ -23,6 +23,10 @@ void main() {
     uint i = g * LSIZE + gl_LocalInvocationIndex;
     if (i >= pc.n)
         return;
+    if (pc.op == 4u) {
+        y[pc.off[2] + i] = 0.0; // a aliases y: nothing to read
+        return;
+    }
     float v = a[pc.off[0] + i];
     float r;
     if (pc.op == 0u)

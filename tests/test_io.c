@@ -13,13 +13,10 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <jpeglib.h>
 #include <png.h>
@@ -30,59 +27,6 @@
 #include "test_util.h"
 
 enum { ERRLEN = 1024 };
-
-
-/* A file of the shared data folder, or NULL after recording a skip when the folder is absent. */
-static const char *data_path(const char *rel)
-{
-    const char *dir = getenv("WW_TEST_DATA");
-    struct stat sb;
-    if (!dir || stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        TEST_SKIP("shared data folder %s not found (WW_TEST_DATA)", dir ? dir : "(unset)");
-        return NULL;
-    }
-    size_t n = strlen(dir) + strlen(rel) + 2;
-    char *p = test_malloc(n);
-    snprintf(p, n, "%s/%s", dir, rel);
-    return p;
-}
-
-static int write_bytes(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    if (!TEST_CHECK(f != NULL, "cannot create %s: %s", path, strerror(errno)))
-        return 0;
-    int ok = fwrite(data, 1, n, f) == n;
-    ok = (fclose(f) == 0) && ok;
-    return TEST_CHECK(ok, "cannot write %s", path);
-}
-
-/* The whole file in test memory; *n its size. NULL after recording a failure. */
-static uint8_t *read_bytes(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!TEST_CHECK(f != NULL, "cannot open %s: %s", path, strerror(errno)))
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    rewind(f);
-    uint8_t *p = test_malloc((size_t)size + 1);
-    *n = fread(p, 1, (size_t)size, f);
-    fclose(f);
-    return TEST_CHECK(*n == (size_t)size, "short read of %s", path) ? p : NULL;
-}
-
-static int file_exists(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0;
-}
-
-static long file_size(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 ? (long)sb.st_size : -1;
-}
 
 /* A call that must fail with status want and a message that names path and contains word. */
 #define EXPECT_ERROR(expr, want, err, path, word) \
@@ -349,13 +293,13 @@ static void test_jpeg(const char *arg)
     EXPECT_ERROR(ww_img_read_png(path, &got, err, sizeof err), WW_ERR_INVALID, err, path,
                  "not a PNG");
     size_t n;
-    uint8_t *bytes = read_bytes(path, &n);
+    uint8_t *bytes = test_read_bytes(path, &n);
     const char *cut = test_tmp_path("cut.jpg");
-    if (bytes && write_bytes(cut, bytes, n / 2))
+    if (bytes && test_write_bytes(cut, bytes, n / 2))
         EXPECT_ERROR(ww_img_read_rgb8(cut, &got, err, sizeof err), WW_ERR_INVALID, err, cut,
                      "truncated");
     /* The signature alone: the header is missing. */
-    if (bytes && write_bytes(cut, bytes, 3))
+    if (bytes && test_write_bytes(cut, bytes, 3))
         TEST_CHECK(ww_img_read_rgb8(cut, &got, err, sizeof err) != WW_OK && strstr(err, cut),
                    "3-byte JPEG: %s", err);
 }
@@ -378,8 +322,8 @@ static void test_flo_round_trip(const char *arg)
     const char *path = test_tmp_path("round.flo");
     ww_flow g;
     if (TEST_CHECK(ww_flo_write(path, &f, err, sizeof err) == WW_OK, "%s", err) &&
-        TEST_CHECK(file_size(path) == 12 + N * 8, "%s: %ld bytes, want %d", path,
-                   file_size(path), 12 + N * 8) &&
+        TEST_CHECK(test_file_size(path) == 12 + N * 8, "%s: %ld bytes, want %d", path,
+                   test_file_size(path), 12 + N * 8) &&
         TEST_CHECK(ww_flo_read(path, &g, err, sizeof err) == WW_OK, "%s", err)) {
         int bad = g.width != W || g.height != H;
         for (int i = 0; !bad && i < N; i++) {
@@ -422,7 +366,7 @@ static void test_flo_unknown(const char *arg)
     const char *path = test_tmp_path("unknown.flo");
     char err[ERRLEN];
     ww_flow g;
-    if (!write_bytes(path, data, sizeof data) ||
+    if (!test_write_bytes(path, data, sizeof data) ||
         !TEST_CHECK(ww_flo_read(path, &g, err, sizeof err) == WW_OK, "%s", err))
         return;
     static const int want_valid[6] = {1, 0, 0, 0, 0, 1};
@@ -513,7 +457,7 @@ static void test_pfm(const char *arg)
             continue;
         /* The file: header, then the bottom row first. */
         size_t n;
-        const uint8_t *bytes = read_bytes(path, &n);
+        const uint8_t *bytes = test_read_bytes(path, &n);
         char hdr[32];
         int hl = snprintf(hdr, sizeof hdr, "%s\n%d %d\n-1\n", c == 1 ? "Pf" : "PF", W, H);
         if (bytes && TEST_CHECK(n == (size_t)hl + sizeof(float) * W * H * (size_t)c &&
@@ -545,7 +489,7 @@ static void test_pfm(const char *arg)
     const char *path = test_tmp_path("be.pfm");
     float *got;
     int w, h, ch;
-    if (write_bytes(path, file, sizeof file) &&
+    if (test_write_bytes(path, file, sizeof file) &&
         TEST_CHECK(ww_pfm_read(path, &got, &w, &h, &ch, err, sizeof err) == WW_OK, "%s", err)) {
         TEST_CHECK(w == 2 && h == 1 && ch == 1 && got[0] == vals[0] && got[1] == vals[1],
                    "big-endian PFM: %dx%d c%d (%g, %g)", w, h, ch, (double)got[0],
@@ -562,7 +506,7 @@ static void test_pfm(const char *arg)
         {"Pf\n2 1\n-1\nABCD", "needs 18 bytes"}, {"Pf\n99999 99999\n-1\n", "header"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        if (write_bytes(path, bad[i].text, strlen(bad[i].text)))
+        if (test_write_bytes(path, bad[i].text, strlen(bad[i].text)))
             EXPECT_ERROR(ww_pfm_read(path, &got, &w, &h, &ch, err, sizeof err), WW_ERR_INVALID,
                          err, path, bad[i].word);
     }
@@ -570,28 +514,16 @@ static void test_pfm(const char *arg)
 
 /* ---- Real samples ---------------------------------------------------------------------------- */
 
-/* Bilinear sample of an RGB8 image at (x, y) inside [0, w-1] x [0, h-1], channel k. */
-static double bilinear(const uint8_t *img, int w, double x, double y, int k)
-{
-    int x0 = (int)floor(x), y0 = (int)floor(y);
-    double fx = x - x0, fy = y - y0;
-    int x1 = fx > 0 ? x0 + 1 : x0, y1 = fy > 0 ? y0 + 1 : y0;
-#define PX(xx, yy) ((double)img[((size_t)(yy) * (size_t)w + (size_t)(xx)) * 3 + (size_t)k])
-    return (1 - fy) * ((1 - fx) * PX(x0, y0) + fx * PX(x1, y0)) +
-           fy * ((1 - fx) * PX(x0, y1) + fx * PX(x1, y1));
-#undef PX
-}
-
 /* Sintel alley_1 frame 2 -> 3: the ground truth reads as 1024x436 finite flow, and warping
  * frame 3 back along it matches frame 2 far better than frame 3 itself does. */
 static void test_sintel(const char *arg)
 {
     (void)arg;
-    const char *flo = data_path("flow/sintel-alley_1/frame_0002.flo");
+    const char *flo = test_data_path("flow/sintel-alley_1/frame_0002.flo");
     if (!flo)
         return;
-    const char *p2 = data_path("flow/sintel-alley_1/frame_0002.png");
-    const char *p3 = data_path("flow/sintel-alley_1/frame_0003.png");
+    const char *p2 = test_data_path("flow/sintel-alley_1/frame_0002.png");
+    const char *p3 = test_data_path("flow/sintel-alley_1/frame_0003.png");
     char err[ERRLEN];
     ww_flow f;
     ww_img i2 = {0}, i3 = {0};
@@ -627,8 +559,9 @@ static void test_sintel(const char *arg)
                     continue;
                 used++;
                 for (int k = 0; k < 3; k++) {
-                    e_warp += fabs(bilinear(b, f.width, tx, ty, k) - a[3 * i + (size_t)k]);
-                    e_id += fabs((double)b[3 * i + (size_t)k] - a[3 * i + (size_t)k]);
+                    double want = a[3 * i + (size_t)k];
+                    e_warp += fabs(test_bilinear_rgb8(b, f.width, tx, ty, k) - want);
+                    e_id += fabs((double)b[3 * i + (size_t)k] - want);
                 }
             }
         e_warp /= 3.0 * (double)used;
@@ -647,7 +580,7 @@ static void test_sintel(const char *arg)
 static void test_kitti_samples(const char *arg)
 {
     (void)arg;
-    const char *gt = data_path("flow/kitti/flow_gt.png");
+    const char *gt = test_data_path("flow/kitti/flow_gt.png");
     if (!gt)
         return;
     char err[ERRLEN];
@@ -665,7 +598,7 @@ static void test_kitti_samples(const char *arg)
         ww_flow_free(&f);
     }
     ww_img img;
-    const char *disp = data_path("depth/kitti2012/disp_noc_000070_10.png");
+    const char *disp = test_data_path("depth/kitti2012/disp_noc_000070_10.png");
     if (TEST_CHECK(ww_img_read_png(disp, &img, err, sizeof err) == WW_OK, "%s", err)) {
         size_t n = (size_t)img.width * (size_t)img.height, zero = 0;
         const uint16_t *p = img.data;
@@ -682,7 +615,7 @@ static void test_kitti_samples(const char *arg)
                    "%s: %zu of %zu pixels zero, max %u", disp, zero, n, max);
         ww_img_free(&img);
     }
-    const char *label = data_path("seg/camvid/label_0001TP_006690.png");
+    const char *label = test_data_path("seg/camvid/label_0001TP_006690.png");
     if (TEST_CHECK(ww_img_read_png(label, &img, err, sizeof err) == WW_OK, "%s", err)) {
         int max = 0;
         for (size_t i = 0; img.depth == 8 && i < (size_t)img.width * (size_t)img.height; i++)
@@ -708,11 +641,11 @@ static void test_corrupt_png(const char *arg)
     size_t n;
     uint8_t *bytes;
     if (!TEST_CHECK(ww_img_write_png(path, &img, err, sizeof err) == WW_OK, "%s", err) ||
-        !(bytes = read_bytes(path, &n)))
+        !(bytes = test_read_bytes(path, &n)))
         return;
     const char *cut = test_tmp_path("truncated.png");
     for (size_t keep = 8; keep < n; keep += (n - 8) / 5) {
-        if (write_bytes(cut, bytes, keep)) {
+        if (test_write_bytes(cut, bytes, keep)) {
             EXPECT_ERROR(ww_img_read_png(cut, &got, err, sizeof err), WW_ERR_INVALID, err, cut,
                          "truncated");
             EXPECT_ERROR(ww_img_read_rgb8(cut, &got, err, sizeof err), WW_ERR_INVALID, err, cut,
@@ -720,13 +653,13 @@ static void test_corrupt_png(const char *arg)
         }
     }
     /* The last byte of IEND's CRC gone. */
-    if (write_bytes(cut, bytes, n - 1))
+    if (test_write_bytes(cut, bytes, n - 1))
         EXPECT_ERROR(ww_img_read_rgb8(cut, &got, err, sizeof err), WW_ERR_INVALID, err, cut,
                      "truncated");
     /* A flipped bit in the image data: IDAT's CRC catches it. */
     const char *flip = test_tmp_path("crc.png");
     bytes[n / 2] ^= 0x10;
-    if (write_bytes(flip, bytes, n))
+    if (test_write_bytes(flip, bytes, n))
         TEST_CHECK(ww_img_read_rgb8(flip, &got, err, sizeof err) == WW_ERR_INVALID &&
                        strstr(err, flip),
                    "corrupt IDAT: %s", err);
@@ -736,7 +669,7 @@ static void test_corrupt_png(const char *arg)
     uint8_t *b2;
     size_t n2;
     if (TEST_CHECK(ww_img_write_png(huge, &big, err, sizeof err) == WW_OK, "%s", err) &&
-        (b2 = read_bytes(huge, &n2))) {
+        (b2 = test_read_bytes(huge, &n2))) {
         /* IHDR data starts at byte 16: width, height big-endian; fix its CRC too. */
         const uint8_t side[4] = {0x00, 0x01, 0x00, 0x00}; /* 65536 */
         memcpy(b2 + 16, side, 4);
@@ -744,7 +677,7 @@ static void test_corrupt_png(const char *arg)
         uint32_t crc = (uint32_t)crc32(0, b2 + 12, 17);
         for (int k = 0; k < 4; k++)
             b2[29 + k] = (uint8_t)(crc >> (24 - 8 * k));
-        if (write_bytes(huge, b2, n2))
+        if (test_write_bytes(huge, b2, n2))
             TEST_CHECK(ww_img_read_png(huge, &got, err, sizeof err) != WW_OK && strstr(err, huge),
                        "65536x65536 PNG header: %s", err);
     }
@@ -762,20 +695,20 @@ static void test_corrupt_flo(const char *arg)
     int32_t wh[2] = {2, 3};
     memcpy(buf + 4, wh, 8);
     /* Correct size for 2x3: reads. */
-    if (write_bytes(path, buf, 12 + 48) &&
+    if (test_write_bytes(path, buf, 12 + 48) &&
         TEST_CHECK(ww_flo_read(path, &g, err, sizeof err) == WW_OK, "%s", err))
         ww_flow_free(&g);
     memcpy(buf, "PIEX", 4);
-    if (write_bytes(path, buf, 12 + 48))
+    if (test_write_bytes(path, buf, 12 + 48))
         EXPECT_ERROR(ww_flo_read(path, &g, err, sizeof err), WW_ERR_INVALID, err, path, "magic");
     memcpy(buf, "PIEH", 4);
-    if (write_bytes(path, buf, 12 + 40)) /* short by one pixel */
+    if (test_write_bytes(path, buf, 12 + 40)) /* short by one pixel */
         EXPECT_ERROR(ww_flo_read(path, &g, err, sizeof err), WW_ERR_INVALID, err, path,
                      "needs 60 bytes");
-    if (write_bytes(path, buf, 12 + 56)) /* one pixel too many */
+    if (test_write_bytes(path, buf, 12 + 56)) /* one pixel too many */
         EXPECT_ERROR(ww_flo_read(path, &g, err, sizeof err), WW_ERR_INVALID, err, path,
                      "the file has 68");
-    if (write_bytes(path, buf, 7))
+    if (test_write_bytes(path, buf, 7))
         EXPECT_ERROR(ww_flo_read(path, &g, err, sizeof err), WW_ERR_INVALID, err, path,
                      "too short");
     /* Huge or negative sizes: refused from the header, no allocation of what it claims (an
@@ -784,7 +717,7 @@ static void test_corrupt_flo(const char *arg)
         {INT32_MAX, INT32_MAX}, {65536, 65536}, {-2, 3}, {0, 5}, {30000, 30000}};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         memcpy(buf + 4, sizes[i], 8);
-        if (write_bytes(path, buf, 12 + 48))
+        if (test_write_bytes(path, buf, 12 + 48))
             EXPECT_ERROR(ww_flo_read(path, &g, err, sizeof err), WW_ERR_INVALID, err, path,
                          "header says");
     }
@@ -813,15 +746,15 @@ static void test_missing_and_odd_files(const char *arg)
     EXPECT_ERROR(ww_img_read_rgb8(test_tmp_dir(), &img, err, sizeof err), WW_ERR_IO, err, test_tmp_dir(),
                  "directory");
     const char *empty = test_tmp_path("empty.png");
-    if (write_bytes(empty, "", 0))
+    if (test_write_bytes(empty, "", 0))
         EXPECT_ERROR(ww_img_read_rgb8(empty, &img, err, sizeof err), WW_ERR_INVALID, err, empty,
                      "empty");
     const char *text = test_tmp_path("text.png");
-    if (write_bytes(text, "hello, world\n", 13))
+    if (test_write_bytes(text, "hello, world\n", 13))
         EXPECT_ERROR(ww_img_read_rgb8(text, &img, err, sizeof err), WW_ERR_UNSUPPORTED, err,
                      text, "not a PNG or JPEG");
     const char *gif = test_tmp_path("image.gif");
-    if (write_bytes(gif, "GIF89a\1\0\1\0\0\0\0;", 14))
+    if (test_write_bytes(gif, "GIF89a\1\0\1\0\0\0\0;", 14))
         EXPECT_ERROR(ww_img_read_rgb8(gif, &img, err, sizeof err), WW_ERR_UNSUPPORTED, err, gif,
                      "not a PNG or JPEG");
     /* Writers: a missing directory is an I/O error and leaves nothing behind. */
@@ -847,9 +780,9 @@ static void test_missing_and_odd_files(const char *arg)
     EXPECT_ERROR(ww_img_write_png(out, &img, err, sizeof err), WW_ERR_INVALID, err, out, "bits");
     EXPECT_ERROR(ww_pfm_write(out, uv, 1, 1, 2, err, sizeof err), WW_ERR_INVALID, err, out,
                  "channels");
-    TEST_CHECK(!file_exists(out) && !file_exists(nodir), "a failed write left a file");
+    TEST_CHECK(!test_file_exists(out) && !test_file_exists(nodir), "a failed write left a file");
     /* /dev/full: the write fails with ENOSPC when flushed; the message says so. */
-    if (file_exists("/dev/full")) {
+    if (test_file_exists("/dev/full")) {
         EXPECT_ERROR(ww_pfm_write("/dev/full", uv, 1, 1, 1, err, sizeof err), WW_ERR_IO, err,
                      "/dev/full", "no space");
         EXPECT_ERROR(ww_img_write_png("/dev/full", &img, err, sizeof err), WW_ERR_INVALID, err,

@@ -19,33 +19,12 @@
 #include "safetensors.h"
 #include "test_util.h"
 
-static const char *fixtures(void)
-{
-    const char *d = getenv("WW_FIXTURES");
-    return d && d[0] ? d : "tests/fixtures";
-}
-
-/* Read a float tensor of a fixture file into test-owned memory. */
-static float *fixture_f32(const ww_st_file *f, const char *name, size_t *count)
-{
-    const ww_st_tensor *t = ww_st_find(f, name);
-    if (!TEST_CHECK(t != NULL, "%s: no tensor '%s'", ww_st_name(f), name))
-        return NULL;
-    float *v = test_malloc((size_t)t->nelements * sizeof *v);
-    char err[512];
-    if (!TEST_CHECK(ww_st_read_f32(f, t, v, (size_t)t->nelements, err, sizeof err) == WW_OK,
-                    "%s", err))
-        return NULL;
-    *count = (size_t)t->nelements;
-    return v;
-}
-
 /* Compare a runner activation (or the cropped output) with the fixture's. */
 static void compare(ww_backend *be, ww_runner *r, const ww_st_file *io, const char *name,
                     const char *what)
 {
     size_t n = 0;
-    const float *want = fixture_f32(io, name, &n);
+    const float *want = test_fixture_f32(io, name, &n);
     if (!want)
         return;
     float *got = test_malloc(n * sizeof *got);
@@ -62,7 +41,7 @@ static void compare(ww_backend *be, ww_runner *r, const ww_st_file *io, const ch
 static void check_labels(ww_backend *be, ww_runner *r, const ww_st_file *io, const char *what)
 {
     size_t n = 0;
-    const float *logits = fixture_f32(io, "output", &n);
+    const float *logits = test_fixture_f32(io, "output", &n);
     const ww_st_tensor *out = ww_st_find(io, "output");
     if (!logits || !TEST_CHECK(out->ndim == 3, "%s: output is not [C, H, W]", what))
         return;
@@ -142,26 +121,26 @@ static void test_parity(const char *arg)
     if (!be)
         return;
     char path[1024], prefix[64];
-    snprintf(path, sizeof path, "%s/tiny_%s.safetensors", fixtures(), task);
+    snprintf(path, sizeof path, "%s/tiny_%s.safetensors", test_fixtures_dir(), task);
     ww_model *m;
     if (!TEST_OK(be, ww_model_load(be, path, &m)))
         return;
     TEST_CHECK(!strcmp(ww_task_name(ww_model_config_of(m)->task), task), "%s is a %s model",
                path, ww_task_name(ww_model_config_of(m)->task));
     snprintf(prefix, sizeof prefix, "tiny_%s_", task);
-    DIR *d = opendir(fixtures());
+    DIR *d = opendir(test_fixtures_dir());
     int runs = 0;
     for (struct dirent *e; d && (e = readdir(d));) {
         if (strncmp(e->d_name, prefix, strlen(prefix)) || !strstr(e->d_name, ".safetensors"))
             continue;
-        snprintf(path, sizeof path, "%s/%s", fixtures(), e->d_name);
+        snprintf(path, sizeof path, "%s/%s", test_fixtures_dir(), e->d_name);
         run_fixture(be, m, path, dev);
         runs++;
     }
     if (d)
         closedir(d);
     TEST_CHECK(runs >= 2, "%d io fixtures for %s in %s (expected two resolutions)", runs, task,
-               fixtures());
+               test_fixtures_dir());
     ww_model_destroy(m);
 }
 
@@ -173,7 +152,7 @@ static void test_flow_reuse(const char *dev)
     if (!be)
         return;
     char path[1024];
-    snprintf(path, sizeof path, "%s/tiny_flow.safetensors", fixtures());
+    snprintf(path, sizeof path, "%s/tiny_flow.safetensors", test_fixtures_dir());
     ww_model *m;
     if (!TEST_OK(be, ww_model_load(be, path, &m)))
         return;
@@ -223,7 +202,7 @@ static void broken_copy(ww_backend *be, const char *what, const char *drop, cons
 {
     char src[1024], err[512];
     const char *dst = test_tmp_path("broken.safetensors");
-    snprintf(src, sizeof src, "%s/tiny_flow.safetensors", fixtures());
+    snprintf(src, sizeof src, "%s/tiny_flow.safetensors", test_fixtures_dir());
     ww_st_file *f;
     if (!TEST_CHECK(ww_st_open(src, &f, err, sizeof err) == WW_OK, "%s", err))
         return;

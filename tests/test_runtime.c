@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "test_util.h"
@@ -959,12 +958,6 @@ static void test_arena_reuse(const char *dev)
 
 /* ---- Pipeline cache and profiling ---------------------------------------------------------------- */
 
-static long file_size(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 ? (long)st.st_size : -1;
-}
-
 static void test_pipeline_cache(const char *arg)
 {
     (void)arg;
@@ -983,7 +976,7 @@ static void test_pipeline_cache(const char *arg)
     if (be) {
         gemm_works(be, "gemm, cache being written");
         test_backend_destroy(be);
-        long size = file_size(path);
+        long size = test_file_size(path);
         TEST_CHECK(size > 0, "after destroy the cache file %s has size %ld", path, size);
 
         be = test_backend_new(&opt);

@@ -31,38 +31,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size); /* fuzz_safetensor
 
 enum { ERRLEN = 1024 };
 
-
-static int file_exists(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0;
-}
-
-static int write_bytes(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    if (!TEST_CHECK(f != NULL, "cannot create %s: %s", path, strerror(errno)))
-        return 0;
-    int ok = fwrite(data, 1, n, f) == n;
-    ok = (fclose(f) == 0) && ok;
-    return TEST_CHECK(ok, "cannot write %s", path);
-}
-
-/* The whole file at path (test-owned memory), or NULL after recording a failure. */
-static unsigned char *read_bytes(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!TEST_CHECK(f != NULL, "cannot open %s: %s", path, strerror(errno)))
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    rewind(f);
-    unsigned char *b = test_malloc(len > 0 ? (size_t)len : 1);
-    *n = fread(b, 1, (size_t)(len > 0 ? len : 0), f);
-    fclose(f);
-    return TEST_CHECK(*n == (size_t)len, "short read of %s", path) ? b : NULL;
-}
-
 /* got is want and err starts with "prefix: " and holds every substring of subs (NULL-ended). */
 static int check_err_(const char *file, int line, ww_status got, ww_status want, const char *err,
                       const char *prefix, const char *const *subs)
@@ -374,7 +342,8 @@ static void test_roundtrip(const char *arg)
     const char *path = test_tmp_path("roundtrip.safetensors");
     if (!ST_OK(ww_st_write(path, e, FX_N, fx_meta, FX_NMETA, err, sizeof err)))
         return;
-    TEST_CHECK(!file_exists(test_tmp_path("roundtrip.safetensors.tmp")), "the .tmp file is left");
+    TEST_CHECK(!test_file_exists(test_tmp_path("roundtrip.safetensors.tmp")),
+               "the .tmp file is left");
     ww_st_file *f;
     if (!ST_OK(ww_st_open(path, &f, err, sizeof err)))
         return;
@@ -391,7 +360,7 @@ static void test_roundtrip(const char *arg)
 
     /* the same bytes from memory; overwriting the file replaces it whole */
     size_t n;
-    unsigned char *bytes = read_bytes(path, &n);
+    unsigned char *bytes = test_read_bytes(path, &n);
     if (bytes && ST_OK(ww_st_open_memory(bytes, n, "mem", &f, err, sizeof err))) {
         check_fixture(f, 1, 1);
         ww_st_close(f);
@@ -477,7 +446,7 @@ static void test_header_layout(const char *arg)
         "\xc3\xa9 \xf0\x9f\x98\x80\"},\"a\":{\"dtype\":\"F32\",\"shape\":[2],"
         "\"data_offsets\":[0,8]}}";
     size_t wlen = sizeof want - 1, padded = (wlen + 7) / 8 * 8, n;
-    unsigned char *b = read_bytes(path, &n);
+    unsigned char *b = test_read_bytes(path, &n);
     if (!b || !TEST_CHECK(n == 8 + padded + 8, "file is %zu bytes, want %zu", n, 8 + padded + 8))
         return;
     uint64_t hlen = 0;
@@ -494,7 +463,7 @@ static void test_header_layout(const char *arg)
     /* nothing at all: "{}" and 6 spaces */
     path = test_tmp_path("nothing.safetensors");
     if (ST_OK(ww_st_write(path, NULL, 0, NULL, 0, err, sizeof err)) &&
-        (b = read_bytes(path, &n)))
+        (b = test_read_bytes(path, &n)))
         TEST_CHECK(n == 16 && !memcmp(b, "\x08\0\0\0\0\0\0\0{}      ", 16),
                    "empty file: %zu bytes", n);
 }
@@ -520,7 +489,7 @@ static void test_corrupt_files(const char *arg)
             ww_st_close(f);
         /* through a file */
         const char *path = test_tmp_path(name);
-        if (write_bytes(path, b, n)) {
+        if (test_write_bytes(path, b, n)) {
             st = ww_st_open(path, &f, err, sizeof err);
             check_err_(__FILE__, __LINE__, st, c->want, err, path, c->msg);
             if (st == WW_OK)
@@ -603,7 +572,7 @@ static void test_io_errors(const char *arg)
     if (TEST_CHECK(mkdir(path, 0700) == 0 || errno == EEXIST, "mkdir %s", path))
         CHECK_ERR(ww_st_open(path, &f, err, sizeof err), WW_ERR_IO, err, path, "is a directory");
     path = test_tmp_path("empty.safetensors");
-    if (write_bytes(path, "", 0))
+    if (test_write_bytes(path, "", 0))
         CHECK_ERR(ww_st_open(path, &f, err, sizeof err), WW_ERR_INVALID, err, path,
                   "file is empty");
     /* a message longer than the buffer is cut, still NUL-terminated */
@@ -657,7 +626,8 @@ static void test_write_errors(const char *arg)
     for (size_t i = 0; i < sizeof wc / sizeof wc[0]; i++) {
         CHECK_ERR(ww_st_write(path, wc[i].e, wc[i].n, wc[i].meta, wc[i].nmeta, err, sizeof err),
                   WW_ERR_INVALID, err, path, wc[i].msg);
-        TEST_CHECK(!file_exists(path) && !file_exists(test_tmp_path("bad-write.safetensors.tmp")),
+        TEST_CHECK(!test_file_exists(path) &&
+                       !test_file_exists(test_tmp_path("bad-write.safetensors.tmp")),
                    "case %zu: a file was written", i);
     }
 
@@ -669,7 +639,7 @@ static void test_write_errors(const char *arg)
     if (TEST_CHECK(mkdir(path, 0700) == 0, "mkdir %s", path)) {
         CHECK_ERR(ww_st_write(path, &ok, 1, NULL, 0, err, sizeof err), WW_ERR_IO, err, path,
                   "cannot rename");
-        TEST_CHECK(!file_exists(test_tmp_path("dir-in-the-way.tmp")), "the .tmp file is left");
+        TEST_CHECK(!test_file_exists(test_tmp_path("dir-in-the-way.tmp")), "the .tmp file is left");
     }
 
     /* a failed write leaves an existing file as it was */
@@ -792,7 +762,7 @@ static void test_seed_corpus(const char *arg)
             continue;
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
         size_t n;
-        unsigned char *b = read_bytes(path, &n);
+        unsigned char *b = test_read_bytes(path, &n);
         if (!b)
             continue;
         count++;
@@ -845,7 +815,7 @@ static void test_python_interop(const char *arg)
             snprintf(cmd, sizeof cmd, "python3 '%s' write '%s' >'%s' 2>&1", script, theirs, log);
         if (system(cmd) != 0) {
             size_t n = 0;
-            unsigned char *out = read_bytes(log, &n);
+            unsigned char *out = test_read_bytes(log, &n);
             TEST_FAIL("python3 %s (%s) failed: %.*s", steps[s][0], steps[s][1],
                       out ? (int)(n < 400 ? n : 400) : 0, out ? (const char *)out : "");
             return;

@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "safetensors.h"
 
 /* Failures after the first one that are printed under the FAIL line. */
 #define MAX_EXTRA 10
@@ -495,6 +498,95 @@ int test_contains(const char *haystack, const char *needle)
             return 1;
     }
     return n == 0;
+}
+
+/* ---- Files ---------------------------------------------------------------------------------- */
+
+int test_write_bytes(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!TEST_CHECK(f != NULL, "cannot create %s: %s", path, strerror(errno)))
+        return 0;
+    int ok = fwrite(data, 1, n, f) == n;
+    ok = (fclose(f) == 0) && ok;
+    return TEST_CHECK(ok, "cannot write %s", path);
+}
+
+unsigned char *test_read_bytes(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!TEST_CHECK(f != NULL, "cannot open %s: %s", path, strerror(errno)))
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    rewind(f);
+    size_t size = len > 0 ? (size_t)len : 0;
+    unsigned char *b = test_malloc(size + 1); /* zeroed, so the byte after the end is a NUL */
+    size_t got = fread(b, 1, size, f);
+    fclose(f);
+    if (n)
+        *n = got;
+    return TEST_CHECK(len >= 0 && got == size, "short read of %s", path) ? b : NULL;
+}
+
+int test_file_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+long test_file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (long)sb.st_size : -1;
+}
+
+const char *test_data_path(const char *rel)
+{
+    const char *dir = getenv("WW_TEST_DATA");
+    struct stat sb;
+    if (!dir || stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        TEST_SKIP("shared data folder %s not found (WW_TEST_DATA)", dir ? dir : "(unset)");
+        return NULL;
+    }
+    size_t n = strlen(dir) + strlen(rel) + 2;
+    char *p = test_malloc(n);
+    snprintf(p, n, "%s/%s", dir, rel);
+    return p;
+}
+
+const char *test_fixtures_dir(void)
+{
+    const char *d = getenv("WW_FIXTURES");
+    return d && d[0] ? d : "tests/fixtures";
+}
+
+float *test_fixture_f32(const ww_st_file *f, const char *name, size_t *count)
+{
+    const ww_st_tensor *t = ww_st_find(f, name);
+    if (!TEST_CHECK(t != NULL, "%s: no tensor '%s'", ww_st_name(f), name))
+        return NULL;
+    float *v = test_malloc((size_t)t->nelements * sizeof *v);
+    char err[512];
+    if (!TEST_CHECK(ww_st_read_f32(f, t, v, (size_t)t->nelements, err, sizeof err) == WW_OK,
+                    "%s", err))
+        return NULL;
+    *count = (size_t)t->nelements;
+    return v;
+}
+
+/* ---- Images ---------------------------------------------------------------------------------- */
+
+double test_bilinear_rgb8(const uint8_t *img, int w, double x, double y, int k)
+{
+    int x0 = (int)floor(x), y0 = (int)floor(y);
+    double fx = x - x0, fy = y - y0;
+    /* A neighbour is read only when it has weight, so the last row and column are reachable. */
+    int x1 = fx > 0 ? x0 + 1 : x0, y1 = fy > 0 ? y0 + 1 : y0;
+#define PX(xx, yy) ((double)img[((size_t)(yy) * (size_t)w + (size_t)(xx)) * 3 + (size_t)k])
+    return (1 - fy) * ((1 - fx) * PX(x0, y0) + fx * PX(x1, y0)) +
+           fy * ((1 - fx) * PX(x0, y1) + fx * PX(x1, y1));
+#undef PX
 }
 
 static int selected(const char *name, int argc, char **argv)

@@ -1,4 +1,7 @@
-/* A small test framework for winwin's tests: no external library, only the public API (ww.h).
+/* A small test framework for winwin's tests: no external library, only the public API (ww.h)
+ * and, for the committed fixtures, the engine's safetensors reader (core/safetensors.h, part of
+ * wwcore). Image helpers that need libpng (tools/image_io) stay out, so that every test links
+ * without it.
  *
  * A test is a function taking one string argument (the device, "cpu" or "vulkan", for tests that
  * run once per backend). Checks record a failure with file:line and a message and let the test go
@@ -139,5 +142,36 @@ const char *test_tmp_dir(void);
 
 /* Case-insensitive substring test. */
 int test_contains(const char *haystack, const char *needle);
+
+/* ---- Files --------------------------------------------------------------------------------- */
+/* Write n bytes of data to path (created or truncated). 1 on success; 0 after recording a
+ * failure that names path (and the reason, when it could not be created). */
+int test_write_bytes(const char *path, const void *data, size_t n);
+/* The whole file at path in test memory, with a NUL after its end so that text can be used as a
+ * string; *n (may be NULL) its size. NULL after recording a failure that names path. */
+unsigned char *test_read_bytes(const char *path, size_t *n);
+/* 1 when path names something (stat succeeds); records nothing. */
+int test_file_exists(const char *path);
+/* The size in bytes of path, -1 when it cannot be stat'ed; records nothing. */
+long test_file_size(const char *path);
+
+/* A file REL of the shared data folder of real samples, named by the environment variable
+ * WW_TEST_DATA (meson sets it to ../shared/data beside the repository), as a string of the
+ * current test. When the folder is absent it records a skip (not a failure: a checkout may come
+ * without the data) and returns NULL, so the test should return at once. */
+const char *test_data_path(const char *rel);
+
+/* The directory of the committed fixtures: WW_FIXTURES when set (meson sets it), else
+ * tests/fixtures relative to the working directory. The string is not the test's to free. */
+const char *test_fixtures_dir(void);
+/* Tensor name of a fixture file (core/safetensors.h) converted to F32 in test memory; *count
+ * its element count. NULL after recording a failure (no such tensor, or unreadable). */
+struct ww_st_file;
+float *test_fixture_f32(const struct ww_st_file *f, const char *name, size_t *count);
+
+/* ---- Images -------------------------------------------------------------------------------- */
+/* Channel k of an RGB8 image (rows of w pixels, 3 bytes each) at (x, y), bilinear; x and y
+ * must lie inside [0, w-1] x [0, h-1] (an exact edge coordinate reads no further pixel). */
+double test_bilinear_rgb8(const uint8_t *img, int w, double x, double y, int k);
 
 #endif
