@@ -360,7 +360,7 @@ static void resize_planes(const void *ctx, int64_t r0, int64_t r1)
     }
 }
 
-/* ---- relu backward, scatter-add of rows ------------------------------------------------------- */
+/* ---- relu backward ---------------------------------------------------------------------------- */
 typedef struct elt_job {
     const float *x, *dy;
     float *dx;
@@ -371,30 +371,6 @@ static void relu_bwd_range(const void *ctx, int64_t i0, int64_t i1)
     const elt_job *j = ctx;
     for (int64_t i = i0; i < i1; i++)
         j->dx[i] += j->x[i] > 0.0f ? j->dy[i] : 0.0f;
-}
-
-typedef struct rows_job {
-    const ww_rows_params *p;
-    const float *x;
-    const uint32_t *idx;
-    float *y;
-} rows_job;
-
-static void scatter_add_range(const void *ctx, int64_t r0, int64_t r1)
-{
-    const rows_job *j = ctx;
-    const ww_rows_params *p = j->p;
-    int64_t D = p->D;
-    for (int64_t r = r0; r < r1; r++) { /* r = b * n + i */
-        int64_t b = r / p->n, i = r % p->n;
-        uint32_t id = j->idx[b * (int64_t)p->idx_sb + i];
-        if (id >= p->N)
-            continue;
-        float *y = j->y + (b * (int64_t)p->N + id) * D;
-        const float *x = j->x + r * D;
-        for (int64_t d = 0; d < D; d++)
-            y[d] += x[d];
-    }
 }
 
 void ww_cpu_run_conv_backward(const ww_node *n, void *const *ptr, ww_threads *pool)
@@ -423,14 +399,6 @@ void ww_cpu_run_conv_backward(const ww_node *n, void *const *ptr, ww_threads *po
     case WW_OP_RELU_BWD: {
         elt_job j = {ptr[0], ptr[1], ptr[2]};
         ww_parallel_ranges(pool, n->p.eltwise.n, 2, relu_bwd_range, &j);
-        break;
-    }
-    case WW_OP_SCATTER_ADD_ROWS: {
-        const ww_rows_params *p = &n->p.rows;
-        if (p->n == 0)
-            break;
-        rows_job j = {p, ptr[0], ptr[1], ptr[2]};
-        ww_parallel_ranges(pool, (int64_t)p->B * p->n, (int64_t)p->D * 2, scatter_add_range, &j);
         break;
     }
     default:

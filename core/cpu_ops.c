@@ -1213,8 +1213,8 @@ static void preprocess_forward(const ww_preprocess_params *p, void *const *ptr, 
 }
 
 /* ---- ROWS ------------------------------------------------------------------------------------
- * gather: y[B, n, D] = x[B, N, D] rows idx[B|1, n]; scatter: y[B, N, D] rows idx = x[B, n, D].
- * Indices >= N are skipped. */
+ * gather: y[B, n, D] = x[B, N, D] rows idx[B|1, n]; scatter: y[B, N, D] rows idx = x[B, n, D];
+ * scatter-add (the gather's backward): y rows idx += x. Indices >= N are skipped. */
 typedef struct rows_job {
     const ww_rows_params *p;
     const float *x;
@@ -1235,8 +1235,11 @@ static void rows_range(const void *ctx, int64_t r0, int64_t r1)
         int64_t big = (b * (int64_t)p->N + id) * D, small = r * D;
         if (p->mode == WW_ROWS_GATHER)
             memcpy(j->y + small, j->x + big, (size_t)D * sizeof(float));
-        else
+        else if (p->mode == WW_ROWS_SCATTER)
             memcpy(j->y + big, j->x + small, (size_t)D * sizeof(float));
+        else
+            for (int64_t d = 0; d < D; d++)
+                j->y[big + d] += j->x[small + d];
     }
 }
 
@@ -1456,6 +1459,7 @@ void ww_cpu_run_node(const ww_node *n, void *const *ptr, ww_threads *pool)
         preprocess_forward(&n->p.preprocess, ptr, pool);
         break;
     case WW_OP_ROWS:
+    case WW_OP_SCATTER_ADD_ROWS: /* mode WW_ROWS_SCATTER_ADD */
         rows_forward(&n->p.rows, ptr, pool);
         break;
     case WW_OP_PROBE:
@@ -1479,7 +1483,6 @@ void ww_cpu_run_node(const ww_node *n, void *const *ptr, ww_threads *pool)
     case WW_OP_CHANNEL_SUM:
     case WW_OP_RESIZE_BWD:
     case WW_OP_RELU_BWD:
-    case WW_OP_SCATTER_ADD_ROWS:
         ww_cpu_run_conv_backward(n, ptr, pool);
         break;
     case WW_OP_LOSS:

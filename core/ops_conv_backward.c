@@ -9,7 +9,7 @@
  *                                                           t[b, c, :] over b; mode 0)
  *   WW_OP_RESIZE_BWD         ww_resize_params    dy, dx     (W, H of dx; Wo, Ho of dy)
  *   WW_OP_RELU_BWD           ww_eltwise_params   x, dy, dx  (n; op 0)
- *   WW_OP_SCATTER_ADD_ROWS   ww_rows_params      x, idx, y  (mode WW_ROWS_SCATTER)
+ *   WW_OP_SCATTER_ADD_ROWS   ww_rows_params      x, idx, y  (mode WW_ROWS_SCATTER_ADD)
  * ConvTranspose2d with kernel == stride is a conv2d seen from the other side, so its backward is
  * three of the nodes above: dx += conv2d(dy, w, stride k) (the forward conv2d node with
  * WW_CONV_ACCUMULATE), dw through WW_OP_CONV2D_BWD_WEIGHT with the roles of x and dy swapped,
@@ -274,7 +274,7 @@ ww_status ww_scatter_add_rows(ww_seq *s, const ww_tensor *x, const ww_tensor *id
     n.p.rows = (ww_rows_params){.D = (uint32_t)D, .n = (uint32_t)nsel, .N = (uint32_t)N,
                                 .B = (uint32_t)B,
                                 .idx_sb = idx->ne[1] == 1 ? 0 : (uint32_t)idx->nb[1],
-                                .mode = WW_ROWS_SCATTER};
+                                .mode = WW_ROWS_SCATTER_ADD};
     ww_op_bind(&n, 0, x, 0);
     ww_op_bind(&n, 1, idx, 0);
     ww_op_bind(&n, 2, y, 1);

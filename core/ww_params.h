@@ -109,7 +109,7 @@ typedef struct ww_preprocess_params {
     float mean[3], inv_std[3];
 } ww_preprocess_params;
 
-enum { WW_ROWS_GATHER = 0, WW_ROWS_SCATTER = 1 };
+enum { WW_ROWS_GATHER = 0, WW_ROWS_SCATTER = 1, WW_ROWS_SCATTER_ADD = 2 };
 /* Bindings: x, idx, y */
 typedef struct ww_rows_params {
     uint32_t off[WW_MAX_BINDINGS];
