@@ -67,13 +67,24 @@ static ww_status remember(loader *ld, const char *name, int ndim, const int64_t 
     return WW_OK;
 }
 
-/* Weights for benchmarks and training from scratch: LayerNorm weights 1, biases 0, other weights
- * uniform with the standard deviation 0.02 of ViT initialisation (xorshift, reproducible). */
-static void random_init(loader *ld, const char *name, int ndim, float *dst, size_t count)
+/* Weights for benchmarks and training from scratch: LayerNorm weights 1, biases 0, linear layers
+ * Xavier-uniform (CroCo's _init_weights), convolution kernels LeCun-uniform, U(+-sqrt(3 / fan_in))
+ * with fan_in = shape[1] * kh * kw (as torch counts it for Conv2d and ConvTranspose2d), which
+ * keeps the signal's scale through the DPT's chain of convolutions. A small fixed scale such as
+ * ViT's 0.02 (or torch's default, a third of the variance) shrinks it at every convolution, whose
+ * fan-in is small in the head, until the output and its gradients are ~0 and a model trained
+ * from scratch barely moves. Uniform draws from xorshift: reproducible. */
+static void random_init(loader *ld, const char *name, int ndim, const int64_t *shape, float *dst,
+                        size_t count)
 {
     size_t len = strlen(name);
     int is_bias = len > 5 && !strcmp(name + len - 5, ".bias");
     int is_norm = ndim == 1 && !is_bias;
+    double bound = 0.02 * 1.7320508075688772;
+    if (ndim == 2)
+        bound = sqrt(6.0 / (double)(shape[0] + shape[1]));
+    else if (ndim == 4)
+        bound = sqrt(3.0 / (double)(shape[1] * shape[2] * shape[3]));
     for (size_t i = 0; i < count; i++) {
         if (is_bias || is_norm) {
             dst[i] = is_norm ? 1.0f : 0.0f;
@@ -83,7 +94,7 @@ static void random_init(loader *ld, const char *name, int ndim, float *dst, size
         ld->rng ^= ld->rng >> 7;
         ld->rng ^= ld->rng << 17;
         double u = (double)(ld->rng >> 11) / 9007199254740992.0; /* [0, 1) */
-        dst[i] = (float)((2.0 * u - 1.0) * 0.02 * 1.7320508075688772);
+        dst[i] = (float)((2.0 * u - 1.0) * bound);
     }
 }
 
@@ -131,7 +142,7 @@ static ww_status tensor(loader *ld, const char *name, int ndim, const int64_t *s
         if (st != WW_OK)
             return load_error(ld, st, err);
     } else {
-        random_init(ld, name, ndim, ld->host, count);
+        random_init(ld, name, ndim, shape, ld->host, count);
     }
     return ww_tensor_write(ld->m->be, out, ld->host, count * sizeof(float));
 }
@@ -543,15 +554,18 @@ ww_status ww_model_create(ww_backend *be, const ww_model_config *cfg, uint64_t s
 
 ww_status ww_model_preset(const char *size, ww_task task, ww_model_config *out)
 {
-    /* name, encoder dim / depth / heads, decoder dim / depth / heads */
+    /* name, encoder dim / depth / heads, decoder dim / depth / heads, DPT widths, fusion width.
+     * "micro" is the size of the shipped default models: a few MB, trainable on a CPU. */
     static const struct {
         const char *name;
         int ed, edep, eh, dd, ddep, dh;
+        int layers[4], features;
     } presets[] = {
-        {"tiny", 192, 12, 3, 192, 8, 3},
-        {"small", 384, 12, 6, 384, 12, 6},
-        {"base", 768, 12, 12, 768, 12, 12},
-        {"croco-flow", 1024, 24, 16, 768, 12, 12},
+        {"micro", 128, 6, 4, 128, 4, 4, {32, 64, 128, 128}, 64},
+        {"tiny", 192, 12, 3, 192, 8, 3, {96, 192, 384, 768}, 256},
+        {"small", 384, 12, 6, 384, 12, 6, {96, 192, 384, 768}, 256},
+        {"base", 768, 12, 12, 768, 12, 12, {96, 192, 384, 768}, 256},
+        {"croco-flow", 1024, 24, 16, 768, 12, 12, {96, 192, 384, 768}, 256},
     };
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
@@ -560,7 +574,9 @@ ww_status ww_model_preset(const char *size, ww_task task, ww_model_config *out)
         *out = (ww_model_config){
             .task = task, .patch = 16,
             .enc_dim = presets[i].ed, .enc_depth = presets[i].edep, .enc_heads = presets[i].eh,
-            .layer_dims = {96, 192, 384, 768}, .feature_dim = 256, .head_hidden = 32,
+            .layer_dims = {presets[i].layers[0], presets[i].layers[1], presets[i].layers[2],
+                           presets[i].layers[3]},
+            .feature_dim = presets[i].features, .head_hidden = 32,
             .semseg = task == WW_TASK_SEG,
             .out_channels = task == WW_TASK_FLOW ? 3 : task == WW_TASK_DEPTH ? 1 : 19,
             .mean = {0.485f, 0.456f, 0.406f}, .std = {0.229f, 0.224f, 0.225f}};
@@ -679,8 +695,8 @@ static int has_key(const char *const *pairs, int n, const char *key)
     return 0;
 }
 
-ww_status ww_model_save(ww_model *m, const char *path, const char *const *meta, int nmeta_pairs,
-                        const ww_named_array *extra, int nextra)
+static ww_status save(ww_model *m, const char *path, int half, const char *const *meta,
+                      int nmeta_pairs, const ww_named_array *extra, int nextra)
 {
     for (int i = 0; i < nextra; i++)
         if (strncmp(extra[i].name, "train.", 6))
@@ -704,6 +720,11 @@ ww_status ww_model_save(ww_model *m, const char *path, const char *const *meta, 
         st = ww_set_error(m->be, WW_ERR_OUT_OF_MEMORY, "%s: out of host memory", path);
     if (st == WW_OK)
         st = ww_tensor_read(m->be, &m->flat, host, (size_t)m->nparams * sizeof *host);
+    if (st == WW_OK && half) { /* in place: element i's 2 bytes never overtake element i's 4 */
+        uint16_t *h = (uint16_t *)host;
+        for (int64_t i = 0; i < m->nparams; i++)
+            h[i] = ww_st_f32_to_f16(host[i]);
+    }
     if (st == WW_OK) {
         /* The configuration, what the loaded file said beyond it (class names, palette,
          * provenance) unless the caller replaces it, then the caller's pairs. */
@@ -721,8 +742,10 @@ ww_status ww_model_save(ww_model *m, const char *path, const char *const *meta, 
         }
         for (int i = 0; i < m->ntensors; i++) {
             const ww_model_tensor *t = &m->tensors[i];
-            entries[i] = (ww_st_entry){.name = t->name, .dtype = WW_ST_F32, .ndim = t->ndim,
-                                       .data = host + t->offset};
+            entries[i] = (ww_st_entry){.name = t->name, .dtype = half ? WW_ST_F16 : WW_ST_F32,
+                                       .ndim = t->ndim,
+                                       .data = half ? (const void *)((uint16_t *)host + t->offset)
+                                                    : (const void *)(host + t->offset)};
             memcpy(entries[i].shape, t->shape, (size_t)t->ndim * sizeof *t->shape);
         }
         for (int i = 0; i < nextra; i++)
@@ -738,4 +761,16 @@ ww_status ww_model_save(ww_model *m, const char *path, const char *const *meta, 
     free(entries);
     free(host);
     return st;
+}
+
+ww_status ww_model_save(ww_model *m, const char *path, const char *const *meta, int nmeta_pairs,
+                        const ww_named_array *extra, int nextra)
+{
+    return save(m, path, 0, meta, nmeta_pairs, extra, nextra);
+}
+
+ww_status ww_model_save_f16(ww_model *m, const char *path, const char *const *meta,
+                            int nmeta_pairs)
+{
+    return save(m, path, 1, meta, nmeta_pairs, NULL, 0);
 }

@@ -40,7 +40,8 @@ ww_status ww_model_load(ww_backend *be, const char *path, ww_model **out);
  * and training from scratch. The caller owns *out. */
 ww_status ww_model_create(ww_backend *be, const ww_model_config *cfg, uint64_t seed,
                           ww_model **out);
-/* The configuration of a named size for a task: "tiny" (ViT-Ti/16), "small" (ViT-S/16), "base"
+/* The configuration of a named size for a task: "micro" (128-wide, 6 encoder and 4 decoder
+ * blocks, a narrow DPT: the shipped default models), "tiny" (ViT-Ti/16), "small" (ViT-S/16), "base"
  * (ViT-B/16 encoder and decoder: the Win-Win flow model) or "croco-flow" (ViT-L encoder, ViT-B
  * decoder); monocular tasks use the encoder only, seg has 19 classes. WW_ERR_INVALID for an
  * unknown name. */
@@ -65,6 +66,21 @@ int ww_model_tensor_count(const ww_model *m);
 ww_status ww_model_tensor_info(const ww_model *m, int i, const char **name, int *ndim,
                                int64_t shape[4], int64_t *offset);
 
+/* The value of metadata key in the loaded file (owned by m), or NULL: the trainer's provenance
+ * ("train.command", "train.metrics", ...), a seg model's "classes" (comma-separated names) and
+ * "palette" ("r,g,b;r,g,b;..."). */
+const char *ww_model_metadata(const ww_model *m, const char *key);
+/* The colours of classes 0 .. n - 1 as R, G, B bytes into rgb (3 n bytes): the file's "palette"
+ * when it has one for exactly the model's classes, else the Cityscapes colours, then the PASCAL
+ * VOC scheme beyond 19 classes. */
+void ww_model_class_colors(const ww_model *m, uint8_t *rgb, int n);
+/* The name of class id ("classes" metadata, else "class N") into buf, snprintf-style. */
+int ww_model_class_name(const ww_model *m, int id, char *buf, size_t n);
+/* The default model file of task t: TASK/model.safetensors in the first directory that has it of
+ * $WINWIN_MODEL_DIR, the installed models (DATADIR/winwin/models) and the source tree's models/;
+ * written into buf and returned, or NULL when none exists. */
+const char *ww_model_default_path(ww_task t, char *buf, size_t n);
+
 /* A 1-D F32 array saved beside the weights (optimiser state in checkpoints). */
 typedef struct ww_named_array {
     const char *name;
@@ -79,6 +95,10 @@ typedef struct ww_named_array {
  * so a checkpoint is also a model file). */
 ww_status ww_model_save(ww_model *m, const char *path, const char *const *meta, int nmeta_pairs,
                         const ww_named_array *extra, int nextra);
+/* ww_model_save without extra arrays, the weights stored as F16 (rounded to nearest even): half
+ * the file for distribution. ww_model_load widens them back to F32. */
+ww_status ww_model_save_f16(ww_model *m, const char *path, const char *const *meta,
+                            int nmeta_pairs);
 
 /* A runner for width x height frames in `format` (any size: the runner pads to a multiple of 32
  * pixels and crops outputs back). The model must outlive the runner. */

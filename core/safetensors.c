@@ -924,6 +924,29 @@ int ww_st_meta_at(const ww_st_file *f, int i, const char **key, const char **val
 
 /* ---- Conversion ------------------------------------------------------------------------------ */
 
+uint16_t ww_st_f32_to_f16(float v)
+{
+    uint32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    uint16_t sign = (uint16_t)(bits >> 16 & 0x8000);
+    uint32_t exp = bits >> 23 & 0xFF, man = bits & 0x7FFFFF;
+    if (exp == 0xFF) /* inf, NaN (kept a NaN by forcing a mantissa bit) */
+        return (uint16_t)(sign | 0x7C00 | (man ? 0x200 | man >> 13 : 0));
+    int e = (int)exp - 112; /* the half's biased exponent */
+    if (e >= 0x1F)
+        return (uint16_t)(sign | 0x7C00);
+    uint32_t m = man | 0x800000; /* 24 significant bits */
+    int shift = e > 0 ? 13 : 14 - e; /* bits dropped: 13 for normals, more for subnormals */
+    if (shift > 24)
+        return sign;
+    uint32_t half = m >> shift, rest = m & ((1u << shift) - 1), mid = 1u << (shift - 1);
+    if (rest > mid || (rest == mid && (half & 1)))
+        half++; /* may carry into the exponent, which is the right rounding */
+    if (e > 0)
+        return (uint16_t)(sign | (((uint32_t)e << 10) + half - 0x400));
+    return (uint16_t)(sign | half);
+}
+
 /* IEEE half to single, exactly: every half value is a single value. */
 static float f16_to_f32(uint16_t h)
 {

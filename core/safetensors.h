@@ -129,6 +129,9 @@ const char *ww_st_meta(const ww_st_file *f, const char *key);
 int ww_st_meta_count(const ww_st_file *f);
 int ww_st_meta_at(const ww_st_file *f, int i, const char **key, const char **value);
 
+/* IEEE half of v, rounded to nearest even; overflow gives inf, NaN stays NaN. */
+uint16_t ww_st_f32_to_f16(float v);
+
 /* One tensor to write. data holds its nelements * dtype size bytes, little-endian (a plain
  * array on a little-endian host); it may be NULL only when that is 0. */
 typedef struct ww_st_entry {

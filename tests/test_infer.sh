@@ -101,7 +101,7 @@ run missing_model 1 -m "$tmp/no-such-model.safetensors" -d cpu "$f1" -o "$tmp/x.
 run missing_image 1 -m "$fixtures/tiny_depth.safetensors" -d cpu "$tmp/nothing.png" \
   -o "$tmp/x.png" && expect_error missing_image "$tmp/nothing.png: cannot open"
 run not_an_image 1 -m "$fixtures/tiny_depth.safetensors" -d cpu "$src/test_infer.sh" \
-  -o "$tmp/x.png" && expect_error not_an_image "test_infer.sh: not a PNG or JPEG image"
+  -o "$tmp/x.png" && expect_error not_an_image "test_infer.sh: not a PNG, JPEG or PPM image"
 head -c 500 "$f1" >"$tmp/cut.png"
 run truncated_image 1 -m "$fixtures/tiny_depth.safetensors" -d cpu "$tmp/cut.png" \
   -o "$tmp/x.png" && expect_error truncated_image "$tmp/cut.png: file is truncated"

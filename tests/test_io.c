@@ -1,6 +1,7 @@
 /* Image and flow file tests (tools/image_io.h, tools/flow_io.h): every writer through its reader,
- * PNG variants written with libpng itself (palette with transparency, interlaced, low bit depth)
- * and JPEGs written with libjpeg, the real samples of the shared data folder (Sintel .flo with a
+ * PNG variants written with libpng itself (palette with transparency, interlaced, low bit depth),
+ * JPEGs written with libjpeg, binary PPMs, Spring .flo5 files written with HDF5 (when the build
+ * has it; else its refusal), the real samples of the shared data folder (Sintel .flo with a
  * warp check against its frames, KITTI sparse flow and disparity, a CamVid label map), and
  * corrupt or missing files, which must fail with a status and a message that names the file.
  *
@@ -24,6 +25,7 @@
 
 #include "flow_io.h"
 #include "image_io.h"
+#include "test_hdf5.h"
 #include "test_util.h"
 
 enum { ERRLEN = 1024 };
@@ -512,6 +514,134 @@ static void test_pfm(const char *arg)
     }
 }
 
+/* ---- PPM ------------------------------------------------------------------------------------- */
+
+/* A PPM of header text followed by n bytes of pixels (pixel i = i * 7 mod 256); the pixels in
+ * *px (test memory) when px is not NULL. */
+static int write_ppm(const char *path, const char *header, size_t n, uint8_t **px)
+{
+    size_t hl = strlen(header);
+    uint8_t *file = test_malloc(hl + n + 1);
+    memcpy(file, header, hl);
+    for (size_t i = 0; i < n; i++)
+        file[hl + i] = (uint8_t)(i * 7);
+    if (px)
+        *px = file + hl;
+    return test_write_bytes(path, file, hl + n);
+}
+
+/* Binary PPM through ww_img_read_rgb8: comments and any whitespace in the header, exact bytes
+ * back; cut, padded, 16-bit, ASCII and malformed ones fail with a reason. */
+static void test_ppm(const char *arg)
+{
+    (void)arg;
+    enum { W = 5, H = 3, N = W * H * 3 };
+    char err[ERRLEN];
+    static const char *const good[] = {"P6\n5 3\n255\n", "P6 5 3 255 ",
+                                       "P6\n# made by a test\n5  3\t# size\n255\r"};
+    const char *path = test_tmp_path("image.ppm");
+    ww_img got;
+    for (size_t k = 0; k < sizeof good / sizeof good[0]; k++) {
+        uint8_t *px;
+        if (!write_ppm(path, good[k], N, &px) ||
+            !TEST_CHECK(ww_img_read_rgb8(path, &got, err, sizeof err) == WW_OK, "header %zu: %s",
+                        k, err))
+            continue;
+        TEST_CHECK(got.width == W && got.height == H && got.channels == 3 && got.depth == 8 &&
+                       !memcmp(got.data, px, N),
+                   "header %zu: %dx%d c%d, or other pixels", k, got.width, got.height,
+                   got.channels);
+        ww_img_free(&got);
+    }
+    static const struct {
+        const char *header;
+        size_t bytes;
+        ww_status want;
+        const char *word;
+    } bad[] = {
+        {"P6\n5 3\n255\n", N - 1, WW_ERR_INVALID, "truncated"},
+        {"P6\n5 3\n255\n", N + 1, WW_ERR_INVALID, "bytes after the image"},
+        {"P6\n5 3\n255\n", 0, WW_ERR_INVALID, "truncated"},
+        {"P6\n5 3\n", 0, WW_ERR_INVALID, "bad PPM header"},
+        {"P6\n5 x 255\n", N, WW_ERR_INVALID, "bad PPM header"},
+        {"P6\n0 3\n255\n", 0, WW_ERR_INVALID, "bad PPM header"},
+        {"P6\n5 3\n0\n", N, WW_ERR_INVALID, "bad PPM header"},
+        {"P6\n5 3\n255", 0, WW_ERR_INVALID, "bad PPM header"},
+        {"P6\n5 3\n65535\n", 2 * N, WW_ERR_UNSUPPORTED, "maxval 65535"},
+        {"P6\n5 3\n15\n", N, WW_ERR_UNSUPPORTED, "maxval 15"},
+        {"P6\n99999 99999\n255\n", N, WW_ERR_UNSUPPORTED, "limit"},
+        {"P5\n5 3\n255\n", N / 3, WW_ERR_UNSUPPORTED, "not a PNG, JPEG or PPM"},
+        {"P3\n5 3\n255\n", N, WW_ERR_UNSUPPORTED, "not a PNG, JPEG or PPM"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++)
+        if (write_ppm(path, bad[k].header, bad[k].bytes, NULL))
+            EXPECT_ERROR(ww_img_read_rgb8(path, &got, err, sizeof err), bad[k].want, err, path,
+                         bad[k].word);
+    /* A PPM is no PNG to the PNG-only reader. */
+    if (write_ppm(path, good[0], N, NULL))
+        EXPECT_ERROR(ww_img_read_png(path, &got, err, sizeof err), WW_ERR_INVALID, err, path,
+                     "not a PNG");
+}
+
+/* ---- Spring .flo5 ---------------------------------------------------------------------------- */
+
+/* Written with HDF5 itself: read back exactly, NaN as unknown; files that are no HDF5, cut, or
+ * without a float H x W x 2 "flow" fail naming the file and the reason. Without HDF5 in the build
+ * the reader refuses, saying so. */
+static void test_flo5(const char *arg)
+{
+    (void)arg;
+    enum { W = 6, H = 4 };
+    char err[ERRLEN];
+    const char *path = test_tmp_path("flow.flo5");
+    ww_flow f;
+    if (!ww_flo5_supported()) {
+        EXPECT_ERROR(ww_flo5_read(path, &f, err, sizeof err), WW_ERR_UNSUPPORTED, err, path,
+                     "no HDF5");
+        TEST_SKIP("this build has no HDF5: only the refusal is tested");
+        return;
+    }
+    float data[H * W * 2];
+    test_rng rng;
+    test_rng_seed(&rng, 7);
+    test_rng_fill(&rng, data, H * W * 2, -40, 40);
+    data[2 * 5] = NAN;
+    data[2 * 9 + 1] = NAN;
+    if (test_write_h5(path, "flow", data, H, W, 2, 0) &&
+        TEST_CHECK(ww_flo5_read(path, &f, err, sizeof err) == WW_OK, "%s", err)) {
+        int wrong = f.width != W || f.height != H;
+        for (int i = 0; !wrong && i < W * H; i++) {
+            int known = i != 5 && i != 9;
+            wrong += f.valid[i] != known ||
+                     (known ? f.uv[2 * i] != data[2 * i] || f.uv[2 * i + 1] != data[2 * i + 1]
+                            : f.uv[2 * i] != 0 || f.uv[2 * i + 1] != 0);
+        }
+        TEST_CHECK(!wrong, "%s: %dx%d, %d pixels wrong", path, f.width, f.height, wrong);
+        ww_flow_free(&f);
+    }
+    size_t n;
+    uint8_t *bytes = test_read_bytes(path, &n);
+    const char *bad = test_tmp_path("bad.flo5");
+    if (bytes && test_write_bytes(bad, bytes, n / 2))
+        EXPECT_ERROR(ww_flo5_read(bad, &f, err, sizeof err), WW_ERR_INVALID, err, bad,
+                     "truncated file");
+    if (test_write_bytes(bad, "PIEH not hdf5 at all", 20))
+        EXPECT_ERROR(ww_flo5_read(bad, &f, err, sizeof err), WW_ERR_INVALID, err, bad,
+                     "not a readable HDF5 file");
+    if (test_write_h5(bad, "disparity", data, H, W, 2, 0))
+        EXPECT_ERROR(ww_flo5_read(bad, &f, err, sizeof err), WW_ERR_INVALID, err, bad,
+                     "no dataset \"flow\"");
+    if (test_write_h5(bad, "flow", data, H, W / 3, 3, 0))
+        EXPECT_ERROR(ww_flo5_read(bad, &f, err, sizeof err), WW_ERR_INVALID, err, bad,
+                     "H x W x 2");
+    if (test_write_h5(bad, "flow", data, 1, H * W, 2, 1))
+        EXPECT_ERROR(ww_flo5_read(bad, &f, err, sizeof err), WW_ERR_INVALID, err, bad,
+                     "floats");
+    EXPECT_ERROR(ww_flo5_read(test_tmp_dir(), &f, err, sizeof err), WW_ERR_IO, err,
+                 test_tmp_dir(), "directory");
+    TEST_CHECK(f.uv == NULL && f.valid == NULL, "a failed read left arrays behind");
+}
+
 /* ---- Real samples ---------------------------------------------------------------------------- */
 
 /* Sintel alley_1 frame 2 -> 3: the ground truth reads as 1024x436 finite flow, and warping
@@ -743,6 +873,9 @@ static void test_missing_and_odd_files(const char *arg)
                  "no such file");
     EXPECT_ERROR(ww_pfm_read(missing, &data, &w, &h, &c, err, sizeof err), WW_ERR_IO, err,
                  missing, "no such file");
+    if (ww_flo5_supported())
+        EXPECT_ERROR(ww_flo5_read(missing, &f, err, sizeof err), WW_ERR_IO, err, missing,
+                     "no such file");
     EXPECT_ERROR(ww_img_read_rgb8(test_tmp_dir(), &img, err, sizeof err), WW_ERR_IO, err, test_tmp_dir(),
                  "directory");
     const char *empty = test_tmp_path("empty.png");
@@ -752,11 +885,11 @@ static void test_missing_and_odd_files(const char *arg)
     const char *text = test_tmp_path("text.png");
     if (test_write_bytes(text, "hello, world\n", 13))
         EXPECT_ERROR(ww_img_read_rgb8(text, &img, err, sizeof err), WW_ERR_UNSUPPORTED, err,
-                     text, "not a PNG or JPEG");
+                     text, "not a PNG, JPEG or PPM");
     const char *gif = test_tmp_path("image.gif");
     if (test_write_bytes(gif, "GIF89a\1\0\1\0\0\0\0;", 14))
         EXPECT_ERROR(ww_img_read_rgb8(gif, &img, err, sizeof err), WW_ERR_UNSUPPORTED, err, gif,
-                     "not a PNG or JPEG");
+                     "not a PNG, JPEG or PPM");
     /* Writers: a missing directory is an I/O error and leaves nothing behind. */
     const char *nodir = test_tmp_path("no-dir/out.png");
     uint8_t px[3] = {1, 2, 3};
@@ -803,6 +936,8 @@ static const ww_test_case tests[] = {
     {"flo_unknown", test_flo_unknown, NULL},
     {"kitti_round_trip", test_kitti_round_trip, NULL},
     {"pfm", test_pfm, NULL},
+    {"ppm", test_ppm, NULL},
+    {"flo5", test_flo5, NULL},
     {"sintel_sample", test_sintel, NULL},
     {"kitti_samples", test_kitti_samples, NULL},
     {"corrupt_png", test_corrupt_png, NULL},

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "model.h"
 #include "safetensors.h"
@@ -260,6 +261,115 @@ static void test_bad_models(const char *arg)
                "missing file: '%s'", ww_backend_error(be));
 }
 
+/* The seg fixture saved as F16: about half the file, every weight the F16 rounding of the F32
+ * one, the metadata kept; the classes and palette it carries (or the fallbacks without). */
+static void test_save_f16(const char *arg)
+{
+    (void)arg;
+    ww_backend *be = test_backend("cpu");
+    char src[4096];
+    snprintf(src, sizeof src, "%s/tiny_seg.safetensors", test_fixtures_dir());
+    ww_model *m = NULL, *h = NULL;
+    if (!be || !TEST_OK(be, ww_model_load(be, src, &m)))
+        return;
+    const char *path = test_tmp_path("half.safetensors");
+    const char *meta[] = {"classes", "sky,road,car", "palette", "1,2,3;4,5,6;7,8,9"};
+    int classes = ww_model_config_of(m)->out_channels;
+    if (!TEST_OK(be, ww_model_save_f16(m, path, meta, classes == 3 ? 2 : 0)) ||
+        !TEST_OK(be, ww_model_load(be, path, &h))) {
+        ww_model_destroy(m);
+        return;
+    }
+    TEST_CHECK(test_file_size(path) < test_file_size(src) * 6 / 10, "F16 file %ld vs %ld bytes",
+               test_file_size(path), test_file_size(src));
+    size_t n = (size_t)ww_model_parameters(m);
+    float *a = test_malloc(n * sizeof *a), *b = test_malloc(n * sizeof *b);
+    ww_tensor pa = ww_model_params(m), pb = ww_model_params(h);
+    if (TEST_OK(be, ww_tensor_read(be, &pa, a, n * sizeof *a)) &&
+        TEST_OK(be, ww_tensor_read(be, &pb, b, n * sizeof *b))) {
+        size_t bad = 0;
+        for (size_t i = 0; i < n; i++) {
+            /* the F16 neighbours of a bracket it; b must be the nearer (or equal distance) */
+            float err = fabsf(a[i] - b[i]), tol = fabsf(a[i]) * 0x1p-11f + 0x1p-25f;
+            bad += !(err <= tol);
+        }
+        TEST_CHECK(bad == 0, "%zu of %zu weights are not their F16 rounding", bad, n);
+    }
+    TEST_CHECK(ww_model_metadata(h, "task") && !strcmp(ww_model_metadata(h, "task"), "seg"),
+               "metadata 'task' kept");
+    char name[64];
+    uint8_t rgb[3 * 64];
+    if (classes == 3) {
+        ww_model_class_name(h, 1, name, sizeof name);
+        TEST_CHECK(!strcmp(name, "road"), "class 1 is '%s'", name);
+        ww_model_class_colors(h, rgb, 3);
+        TEST_CHECK(rgb[3] == 4 && rgb[8] == 9, "palette from the metadata");
+    }
+    ww_model_class_name(m, classes + 5, name, sizeof name);
+    TEST_CHECK(test_contains(name, "class"), "unnamed class is '%s'", name);
+    int ncity;
+    const uint8_t *city = ww_palette_cityscapes(&ncity);
+    ww_model_class_colors(m, rgb, 21);
+    TEST_CHECK(!memcmp(rgb, city, 3 * (size_t)ncity) && memcmp(rgb + 57, rgb + 60, 3),
+               "fallback palette: Cityscapes, then distinct VOC colours");
+    ww_model_destroy(m);
+    ww_model_destroy(h);
+}
+
+/* Random initialisation keeps the signal through the DPT head: a fresh micro depth model's output
+ * on a noise image is far from 0 (the 0.02 ViT scale on every convolution used to shrink it to
+ * ~1e-4). */
+static void test_init_scale(const char *arg)
+{
+    (void)arg;
+    ww_backend *be = test_backend("cpu");
+    ww_model_config cfg;
+    ww_model *m = NULL;
+    ww_runner *r = NULL;
+    if (!be || !TEST_CHECK(ww_model_preset("micro", WW_TASK_DEPTH, &cfg) == WW_OK, "micro") ||
+        !TEST_OK(be, ww_model_create(be, &cfg, 1, &m)) ||
+        !TEST_OK(be, ww_runner_create(m, 64, 64, WW_FMT_RGB, &r))) {
+        ww_model_destroy(m);
+        return;
+    }
+    uint8_t *img = test_malloc(64 * 64 * 3);
+    for (int i = 0; i < 64 * 64 * 3; i++)
+        img[i] = (uint8_t)(i * 2654435761u >> 24);
+    ww_image_layout lay;
+    size_t bytes = ww_image_layout_packed(WW_FMT_RGB, 64, 64, &lay);
+    float *out = test_malloc(64 * 64 * sizeof *out);
+    int has = 0;
+    if (TEST_OK(be, ww_runner_push(r, img, bytes, &lay, &has)) &&
+        TEST_OK(be, ww_runner_output(r, out, 64 * 64))) {
+        double ss = 0;
+        for (int i = 0; i < 64 * 64; i++)
+            ss += (double)out[i] * out[i];
+        double rms = sqrt(ss / (64 * 64));
+        TEST_CHECK(rms > 1e-2 && rms < 1e3, "output rms %g", rms);
+    }
+    ww_runner_destroy(r);
+    ww_model_destroy(m);
+}
+
+/* The default model of a task: found through WINWIN_MODEL_DIR first, NULL when none exists. */
+static void test_default_path(const char *arg)
+{
+    (void)arg;
+    const char *dir = test_tmp_path("models");
+    char sub[4096], file[4200], buf[4300];
+    snprintf(sub, sizeof sub, "%s/depth", dir);
+    snprintf(file, sizeof file, "%s/model.safetensors", sub);
+    TEST_CHECK(mkdir(dir, 0755) == 0 && mkdir(sub, 0755) == 0, "mkdir %s", sub);
+    TEST_CHECK(test_write_bytes(file, "x", 1), "write %s", file);
+    setenv("WINWIN_MODEL_DIR", dir, 1);
+    const char *p = ww_model_default_path(WW_TASK_DEPTH, buf, sizeof buf);
+    TEST_CHECK(p && !strcmp(p, file), "depth default: %s", p ? p : "(none)");
+    char tiny[8];
+    TEST_CHECK(!ww_model_default_path(WW_TASK_DEPTH, tiny, sizeof tiny),
+               "a path longer than the buffer is not returned cut");
+    unsetenv("WINWIN_MODEL_DIR");
+}
+
 static const ww_test_case cases[] = {
     {"parity.flow.cpu", test_parity, "flow:cpu"},
     {"parity.flow.vulkan", test_parity, "flow:vulkan"},
@@ -270,6 +380,9 @@ static const ww_test_case cases[] = {
     {"flow_reuse.cpu", test_flow_reuse, "cpu"},
     {"flow_reuse.vulkan", test_flow_reuse, "vulkan"},
     {"bad_models", test_bad_models, NULL},
+    {"save_f16", test_save_f16, NULL},
+    {"init_scale", test_init_scale, NULL},
+    {"default_path", test_default_path, NULL},
 };
 
 int main(int argc, char **argv)

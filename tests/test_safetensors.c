@@ -432,6 +432,39 @@ static void test_half_conversion(const char *arg)
     ww_st_close(f);
 }
 
+/* Encoding: every half survives decode -> encode; values between two halves go to the nearer,
+ * ties to the even one; beyond the largest half is infinity; NaN stays NaN. */
+static void test_half_encoding(const char *arg)
+{
+    (void)arg;
+    int bad = 0;
+    for (uint32_t i = 0; i < 0x7C00 && bad < 5; i++) {
+        uint32_t lo_bits = ref_f16((uint16_t)i), hi_bits = ref_f16((uint16_t)(i + 1));
+        float lo, hi;
+        memcpy(&lo, &lo_bits, sizeof lo);
+        memcpy(&hi, &hi_bits, sizeof hi);
+        for (int s = 0; s < 2; s++) {
+            uint16_t sign = (uint16_t)(s << 15);
+            float sg = s ? -1.0f : 1.0f, mid = sg * (lo + (hi - lo) / 2);
+            bad += !TEST_CHECK(ww_st_f32_to_f16(sg * lo) == (sign | i), "0x%04x", sign | i);
+            uint16_t even = (uint16_t)(sign | (i & 1 ? i + 1 : i));
+            bad += !TEST_CHECK(ww_st_f32_to_f16(mid) == even, "midpoint after 0x%04x", sign | i);
+            if (i + 1 < 0x7C00) {
+                bad += !TEST_CHECK(ww_st_f32_to_f16(nextafterf(mid, sg * hi)) == (sign | (i + 1)),
+                                   "above the midpoint after 0x%04x", sign | i);
+                bad += !TEST_CHECK(ww_st_f32_to_f16(nextafterf(mid, sg * lo)) == (sign | i),
+                                   "below the midpoint after 0x%04x", sign | i);
+            }
+        }
+    }
+    TEST_CHECK(ww_st_f32_to_f16(65520.0f) == 0x7C00 && ww_st_f32_to_f16(1e30f) == 0x7C00 &&
+                   ww_st_f32_to_f16(-INFINITY) == 0xFC00 && ww_st_f32_to_f16(1e-30f) == 0 &&
+                   ww_st_f32_to_f16(0x1p-25f) == 0 && ww_st_f32_to_f16(0x1.01p-25f) == 1,
+               "overflow, underflow and the smallest subnormal");
+    uint16_t nan = ww_st_f32_to_f16(NAN);
+    TEST_CHECK((nan & 0x7C00) == 0x7C00 && (nan & 0x3FF), "NaN -> 0x%04x", nan);
+}
+
 /* The reference writer's layout: 8-byte little-endian length, compact JSON with __metadata__
  * first, spaces up to a multiple of 8, data packed in the given order. */
 static void test_header_layout(const char *arg)
@@ -832,6 +865,7 @@ static const ww_test_case tests[] = {
     {"dtypes", test_dtypes, NULL},
     {"roundtrip", test_roundtrip, NULL},
     {"half_conversion", test_half_conversion, NULL},
+    {"half_encoding", test_half_encoding, NULL},
     {"header_layout", test_header_layout, NULL},
     {"corrupt_files", test_corrupt_files, NULL},
     {"valid_corners", test_valid_corners, NULL},

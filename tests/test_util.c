@@ -639,22 +639,37 @@ const char *test_tmp_path(const char *name)
     return p;
 }
 
-static void remove_tmp_dir(void)
+/* Remove path and, for a directory, what it holds (symbolic links are removed, not followed). */
+static void remove_tree(const char *path)
 {
-    if (!tmp_dir[0])
+    struct stat sb;
+    if (lstat(path, &sb) != 0)
         return;
-    DIR *d = opendir(tmp_dir);
-    char path[512];
+    if (!S_ISDIR(sb.st_mode)) {
+        unlink(path);
+        return;
+    }
+    DIR *d = opendir(path);
     for (struct dirent *de; d && (de = readdir(d));) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
-        snprintf(path, sizeof path, "%s/%.400s", tmp_dir, de->d_name);
-        if (unlink(path) != 0)
-            rmdir(path);
+        size_t n = strlen(path) + strlen(de->d_name) + 2;
+        char *sub = malloc(n);
+        if (!sub)
+            break;
+        snprintf(sub, n, "%s/%s", path, de->d_name);
+        remove_tree(sub);
+        free(sub);
     }
     if (d)
         closedir(d);
-    rmdir(tmp_dir);
+    rmdir(path);
+}
+
+static void remove_tmp_dir(void)
+{
+    if (tmp_dir[0])
+        remove_tree(tmp_dir);
 }
 
 int ww_test_main(int argc, char **argv, const ww_test_case *cases, int n)

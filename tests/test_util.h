@@ -134,9 +134,9 @@ int test_tensor_new(ww_backend *be, ww_arena *a, ww_dtype type, int n, const int
 /* Read t into dst (all its elements) and check the guards; what names the tensor in messages. */
 int test_tensor_get(ww_backend *be, const test_tensor *tt, void *dst, const char *what);
 
-/* A path NAME inside a directory private to this run (made on first use, removed with what the
- * tests left in it, files and empty directories one level deep, when ww_test_main ends). The
- * string belongs to the current test. */
+/* A path NAME inside a directory private to this run (made on first use, removed with
+ * everything the tests left in it when ww_test_main ends). The string belongs to the current
+ * test. */
 const char *test_tmp_path(const char *name);
 const char *test_tmp_dir(void);
 

@@ -1,4 +1,4 @@
-/* .flo, KITTI flow PNG and PFM files (see flow_io.h). */
+/* .flo, KITTI flow PNG, PFM and Spring .flo5 files (see flow_io.h). */
 #include "flow_io.h"
 
 #include <errno.h>
@@ -8,6 +8,11 @@
 #include <string.h>
 
 #include "image_io.h"
+
+#ifdef WW_HAVE_HDF5
+#include <hdf5.h>
+#include <pthread.h>
+#endif
 
 /* .flo and little-endian PFM data are copied straight between the file and float arrays. */
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -114,6 +119,17 @@ static int flo_unknown(float u, float v)
     return !isfinite(u) || !isfinite(v) || fabsf(u) > FLO_THRESHOLD || fabsf(v) > FLO_THRESHOLD;
 }
 
+/* Unknown pixels of a flow as read: valid 0, u = v = 0. */
+static void mark_unknown(ww_flow *f)
+{
+    for (size_t i = 0, n = (size_t)f->width * (size_t)f->height; i < n; i++) {
+        if (flo_unknown(f->uv[2 * i], f->uv[2 * i + 1])) {
+            f->uv[2 * i] = f->uv[2 * i + 1] = 0;
+            f->valid[i] = 0;
+        }
+    }
+}
+
 ww_status ww_flo_read(const char *path, ww_flow *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -162,12 +178,7 @@ ww_status ww_flo_read(const char *path, ww_flow *out, char *err, size_t errlen)
         return st;
     }
     fclose(f);
-    for (size_t i = 0, n = (size_t)w * (size_t)h; i < n; i++) {
-        if (flo_unknown(out->uv[2 * i], out->uv[2 * i + 1])) {
-            out->uv[2 * i] = out->uv[2 * i + 1] = 0;
-            out->valid[i] = 0;
-        }
-    }
+    mark_unknown(out);
     return WW_OK;
 }
 
@@ -267,6 +278,121 @@ ww_status ww_kitti_flow_write(const char *path, const ww_flow *fl, char *err, si
     free(p);
     return st;
 }
+
+/* ---- Spring .flo5 (HDF5) --------------------------------------------------------------------- */
+
+#ifdef WW_HAVE_HDF5
+
+int ww_flo5_supported(void)
+{
+    return 1;
+}
+
+/* HDF5 keeps global state, which only a build with its thread-safety option guards: readers take
+ * turns. */
+static pthread_mutex_t hdf5_lock = PTHREAD_MUTEX_INITIALIZER;
+
+enum { HDF5_REASON_LEN = 256 };
+
+/* The innermost entry of HDF5's error stack: the reason ("file signature not found", "truncated
+ * file: ..."), not the chain of functions that passed it up. */
+static herr_t first_reason(unsigned n, const H5E_error2_t *e, void *reason)
+{
+    if (n == 0)
+        snprintf(reason, HDF5_REASON_LEN, "%s", e->desc ? e->desc : "no description");
+    return 0;
+}
+
+static ww_status hdf5_error(char *err, size_t errlen, const char *path, const char *what)
+{
+    char reason[HDF5_REASON_LEN] = "";
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, first_reason, reason);
+    return ww_io_error(err, errlen, WW_ERR_INVALID, path, "%s (HDF5: %s)", what,
+                       reason[0] ? reason : "no reason given");
+}
+
+static ww_status flo5_read_locked(const char *path, ww_flow *out, char *err, size_t errlen)
+{
+    /* Errors come back as statuses; HDF5 printing its error stack would only be noise. */
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file < 0)
+        return hdf5_error(err, errlen, path, "not a readable HDF5 file");
+    hid_t set = -1, space = -1, type = -1;
+    hsize_t dims[3] = {0, 0, 0};
+    ww_status st = WW_OK;
+    if (H5Lexists(file, "flow", H5P_DEFAULT) <= 0 ||
+        (set = H5Dopen2(file, "flow", H5P_DEFAULT)) < 0)
+        st = ww_io_error(err, errlen, WW_ERR_INVALID, path,
+                         "no dataset \"flow\": not a Spring .flo5 file");
+    else if ((space = H5Dget_space(set)) < 0 || (type = H5Dget_type(set)) < 0)
+        st = hdf5_error(err, errlen, path, "cannot read the shape of dataset \"flow\"");
+    else if (H5Tget_class(type) != H5T_FLOAT || H5Sget_simple_extent_ndims(space) != 3 ||
+             H5Sget_simple_extent_dims(space, dims, NULL) != 3 || dims[2] != 2)
+        st = ww_io_error(err, errlen, WW_ERR_INVALID, path,
+                         "dataset \"flow\" is not H x W x 2 floats");
+    else if (dims[0] < 1 || dims[1] < 1 || dims[0] > WW_IMG_MAX_SIDE ||
+             dims[1] > WW_IMG_MAX_SIDE || dims[0] * dims[1] > (hsize_t)WW_IMG_MAX_PIXELS)
+        st = ww_io_error(err, errlen, WW_ERR_INVALID, path,
+                         "dataset \"flow\" is %llux%llu: not a size this reader takes (1..%d a "
+                         "side)",
+                         (unsigned long long)dims[1], (unsigned long long)dims[0],
+                         WW_IMG_MAX_SIDE);
+    else if ((st = flow_new(out, (int)dims[1], (int)dims[0], path, err, errlen)) == WW_OK &&
+             H5Dread(set, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out->uv) < 0) {
+        st = hdf5_error(err, errlen, path, "cannot read dataset \"flow\"");
+        ww_flow_free(out);
+    }
+    if (type >= 0)
+        H5Tclose(type);
+    if (space >= 0)
+        H5Sclose(space);
+    if (set >= 0)
+        H5Dclose(set);
+    H5Fclose(file);
+    return st;
+}
+
+/* ww_io_open_read's checks alone, for a reader that opens path its own way: what the other
+ * readers refuse as an I/O error (a missing file, a directory) is one here too. */
+static ww_status check_readable(const char *path, char *err, size_t errlen)
+{
+    FILE *f;
+    uint64_t size;
+    ww_status st = ww_io_open_read(path, &f, &size, err, errlen);
+    if (st == WW_OK)
+        fclose(f);
+    return st;
+}
+
+ww_status ww_flo5_read(const char *path, ww_flow *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    ww_status st = check_readable(path, err, errlen);
+    if (st)
+        return st;
+    pthread_mutex_lock(&hdf5_lock);
+    st = flo5_read_locked(path, out, err, errlen);
+    pthread_mutex_unlock(&hdf5_lock);
+    if (st == WW_OK)
+        mark_unknown(out);
+    return st;
+}
+
+#else
+
+int ww_flo5_supported(void)
+{
+    return 0;
+}
+
+ww_status ww_flo5_read(const char *path, ww_flow *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    return ww_io_error(err, errlen, WW_ERR_UNSUPPORTED, path, WW_FLO5_NO_HDF5);
+}
+
+#endif
 
 /* ---- PFM ------------------------------------------------------------------------------------ */
 

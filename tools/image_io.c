@@ -1,6 +1,7 @@
 /* PNG and JPEG files through libpng and libjpeg, with every library error turned into a status
  * and a message that names the file (see image_io.h). Both libraries report errors by calling a
- * function that must not return; ours longjmp back to the reader, which frees what it holds. */
+ * function that must not return; ours longjmp back to the reader, which frees what it holds.
+ * Binary PPM, a header and raw bytes, needs no library. */
 #include "image_io.h"
 
 #include <errno.h>
@@ -224,12 +225,12 @@ static ww_status png_read_file(FILE *f, const char *path, ww_img *out, char *err
 
 static const uint8_t png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
 
-/* Open path and read its first 8 bytes into sig; *nsig is how many there were. */
+/* Open path and read its first 8 bytes into sig; *nsig is how many there were, *size the file's
+ * size. */
 static ww_status open_with_signature(const char *path, FILE **f, uint8_t sig[8], size_t *nsig,
-                                     char *err, size_t errlen)
+                                     uint64_t *size, char *err, size_t errlen)
 {
-    uint64_t size;
-    ww_status st = ww_io_open_read(path, f, &size, err, errlen);
+    ww_status st = ww_io_open_read(path, f, size, err, errlen);
     if (st)
         return st;
     *nsig = fread(sig, 1, 8, *f);
@@ -253,7 +254,8 @@ ww_status ww_img_read_png(const char *path, ww_img *out, char *err, size_t errle
     FILE *f;
     uint8_t sig[8];
     size_t nsig;
-    ww_status st = open_with_signature(path, &f, sig, &nsig, err, errlen);
+    uint64_t size;
+    ww_status st = open_with_signature(path, &f, sig, &nsig, &size, err, errlen);
     if (st)
         return st;
     if (nsig < 8 || memcmp(sig, png_signature, 8)) {
@@ -413,6 +415,81 @@ static ww_status jpeg_read_file(FILE *f, const char *path, ww_img *out, char *er
     return WW_OK;
 }
 
+/* ---- PPM --------------------------------------------------------------------------------- */
+
+static int ppm_space(int c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* The next number of a PPM header, after whitespace and '#' comments (to the end of the line);
+ * the whitespace character that must end it is consumed, so after the maxval the pixels start. 0
+ * when the header is malformed there. */
+static int ppm_number(FILE *f, long *out)
+{
+    int c = fgetc(f);
+    while (c == '#' || ppm_space(c)) {
+        if (c == '#')
+            while ((c = fgetc(f)) != EOF && c != '\n' && c != '\r')
+                ;
+        c = fgetc(f);
+    }
+    long v = 0;
+    int digits = 0;
+    for (; c >= '0' && c <= '9'; c = fgetc(f), digits++) {
+        if (v > 10000000)
+            return 0;
+        v = v * 10 + (c - '0');
+    }
+    *out = v;
+    return digits > 0 && ppm_space(c);
+}
+
+/* Read a binary PPM ("P6", width, height, maxval 255, then RGB bytes row by row) from the start
+ * of f, whose size is size: the file must hold exactly what its header says. */
+static ww_status ppm_read_file(FILE *f, const char *path, uint64_t size, ww_img *out, char *err,
+                               size_t errlen)
+{
+    long w, h, maxval;
+    rewind(f);
+    if (fgetc(f) != 'P' || fgetc(f) != '6' || !ppm_number(f, &w) || !ppm_number(f, &h) ||
+        !ppm_number(f, &maxval))
+        return ww_io_error(err, errlen, WW_ERR_INVALID, path,
+                           "bad PPM header: want P6, width, height and maxval");
+    if (w < 1 || h < 1 || maxval < 1 || maxval > 65535)
+        return ww_io_error(err, errlen, WW_ERR_INVALID, path,
+                           "bad PPM header: %ldx%ld pixels, maxval %ld", w, h, maxval);
+    if (!size_ok(w, h))
+        return ww_io_error(err, errlen, WW_ERR_UNSUPPORTED, path,
+                           "%ldx%ld pixels: more than the limit of %lld", w, h,
+                           (long long)WW_IMG_MAX_PIXELS);
+    if (maxval != 255)
+        return ww_io_error(err, errlen, WW_ERR_UNSUPPORTED, path,
+                           "PPM maxval %ld: only 8-bit PPM (maxval 255) is supported", maxval);
+    long header = ftell(f);
+    ww_img img = {.width = (int)w, .height = (int)h, .channels = 3, .depth = 8};
+    uint64_t want = (uint64_t)header + img_bytes(&img);
+    if (header < 0 || size != want)
+        return ww_io_error(err, errlen, WW_ERR_INVALID, path,
+                           "%s: the header says %ldx%ld, which needs %llu bytes; the file has "
+                           "%llu",
+                           size < want ? "file is truncated" : "bytes after the image", w, h,
+                           (unsigned long long)want, (unsigned long long)size);
+    img.data = malloc(img_bytes(&img));
+    if (!img.data)
+        return ww_io_error(err, errlen, WW_ERR_OUT_OF_MEMORY, path,
+                           "out of memory for %dx%d pixels", img.width, img.height);
+    if (fread(img.data, 1, img_bytes(&img), f) != img_bytes(&img)) {
+        int e = errno;
+        ww_img_free(&img);
+        return ferror(f) ? ww_io_error(err, errlen, WW_ERR_IO, path, "cannot read: %s",
+                                       strerror(e))
+                         : ww_io_error(err, errlen, WW_ERR_INVALID, path, "file is truncated");
+    }
+    *out = img;
+    return WW_OK;
+}
+
 /* ---- Any image to RGB8 ------------------------------------------------------------------- */
 
 /* Convert a PNG as read (1..4 channels, 8 or 16 bits) to packed 8-bit RGB in place of *img. */
@@ -447,7 +524,8 @@ ww_status ww_img_read_rgb8(const char *path, ww_img *out, char *err, size_t errl
     FILE *f;
     uint8_t sig[8];
     size_t nsig;
-    ww_status st = open_with_signature(path, &f, sig, &nsig, err, errlen);
+    uint64_t size;
+    ww_status st = open_with_signature(path, &f, sig, &nsig, &size, err, errlen);
     if (st)
         return st;
     if (nsig == 8 && !memcmp(sig, png_signature, 8)) {
@@ -458,8 +536,10 @@ ww_status ww_img_read_rgb8(const char *path, ww_img *out, char *err, size_t errl
     } else if (nsig >= 3 && sig[0] == 0xff && sig[1] == 0xd8 && sig[2] == 0xff) {
         rewind(f);
         st = jpeg_read_file(f, path, out, err, errlen);
+    } else if (nsig >= 3 && sig[0] == 'P' && sig[1] == '6' && ppm_space(sig[2])) {
+        st = ppm_read_file(f, path, size, out, err, errlen);
     } else {
-        st = ww_io_error(err, errlen, WW_ERR_UNSUPPORTED, path, "not a PNG or JPEG image");
+        st = ww_io_error(err, errlen, WW_ERR_UNSUPPORTED, path, "not a PNG, JPEG or PPM image");
     }
     fclose(f);
     return st;

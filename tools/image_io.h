@@ -1,13 +1,13 @@
-/* Image files for winwin's tools: PNG (libpng) and JPEG (libjpeg) in, PNG out.
+/* Image files for winwin's tools: PNG (libpng), JPEG (libjpeg) and binary PPM in, PNG out.
  *
- * Used by winwin-infer (its inputs and outputs) and meant for the trainer's dataset readers
- * (frames, KITTI disparity, CamVid labels), so the PNG reader keeps what the file holds (16-bit
- * samples, gray, alpha) and a second reader converts any supported image to packed 8-bit RGB,
- * the layout the engine's WW_FMT_RGB expects.
+ * Used by winwin-infer (its inputs and outputs) and the trainer's dataset readers (frames,
+ * FlyingChairs' PPM frames, KITTI disparity, label maps), so the PNG reader keeps what the file
+ * holds (16-bit samples, gray, alpha) and a second reader converts any supported image to packed
+ * 8-bit RGB, the layout the engine's WW_FMT_RGB expects.
  *
  * Errors: every call that can fail returns a ww_status and, when err is not NULL, writes a
  * message of at most errlen bytes (NUL-terminated) that starts with the file's path and says what
- * is wrong ("frame.png: file is truncated", "x.txt: not a PNG or JPEG image"). Statuses:
+ * is wrong ("frame.png: file is truncated", "x.txt: not a PNG, JPEG or PPM image"). Statuses:
  * WW_ERR_IO when the file cannot be opened, read or written (missing, a directory, disk full);
  * WW_ERR_INVALID when its content is malformed (truncated, bad checksum) or an argument is wrong;
  * WW_ERR_UNSUPPORTED for a valid file of a kind these readers do not take (another image format,
@@ -45,9 +45,11 @@ void ww_img_free(ww_img *img);
  * undone. On failure *out is zeroed. The caller frees out with ww_img_free. */
 ww_status ww_img_read_png(const char *path, ww_img *out, char *err, size_t errlen);
 
-/* Read a PNG or JPEG (told apart by their signatures, not by the name) as packed 8-bit RGB
- * (out->channels = 3, out->depth = 8): gray is replicated, alpha is dropped, 16-bit samples are
- * rounded to 8 bits. */
+/* Read a PNG, JPEG or binary PPM (told apart by their signatures, not by the name) as packed 8-bit
+ * RGB (out->channels = 3, out->depth = 8): gray is replicated, alpha is dropped, 16-bit samples
+ * are rounded to 8 bits. PPM is read strictly: "P6", width, height and maxval 255 (others are
+ * WW_ERR_UNSUPPORTED) separated by whitespace and '#' comments, one whitespace byte, then exactly
+ * width * height RGB triples (a short or a longer file is WW_ERR_INVALID). */
 ww_status ww_img_read_rgb8(const char *path, ww_img *out, char *err, size_t errlen);
 
 /* Write img (any channels 1..4, depth 8 or 16) as a PNG. On failure no file is left at path. */

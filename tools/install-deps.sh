@@ -10,6 +10,7 @@ packages=(
   vulkan-validationlayers                     # VK_LAYER_KHRONOS_validation for the tests
   libopenblas-dev                             # CBLAS GEMM for the CPU backend
   libpng-dev libjpeg62-turbo-dev              # image files of winwin-infer and the datasets
+  libhdf5-dev                                 # Spring .flo5 flow files (meson option hdf5)
 )
 
 missing=()

@@ -21,6 +21,7 @@ typedef enum out_kind { OUT_FLO, OUT_PNG, OUT_PFM, OUT_OTHER } out_kind;
 
 typedef struct infer_opts {
     const char *model, *device, *out, *viz, *confidence;
+    char default_model[4096]; /* --task without --model */
     const char *images[2];
     int nimages;
     float max_flow;    /* --viz of flow: magnitude shown as full colour; 0 = the largest one */
@@ -40,15 +41,19 @@ typedef struct result {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: winwin-infer --model M.safetensors [--device DEV] IMAGE1 [IMAGE2] -o OUT\n"
+            "usage: winwin-infer --model M.safetensors | --task flow|depth|seg\n"
+            "                    [--device DEV] IMAGE1 [IMAGE2] -o OUT\n"
             "                    [--viz VIZ.png] [--max-flow F] [--colormap NAME]\n"
             "                    [--depth-scale S] [--confidence CONF.png]\n"
             "\n"
-            "Runs the model once on the full image (PNG or JPEG, any size). The model's task\n"
-            "decides the inputs: flow takes two images (the flow from IMAGE1 to IMAGE2, same\n"
-            "size), depth and seg one.\n"
+            "Runs the model once on the full image (PNG, JPEG or PPM, any size). The model's\n"
+            "task decides the inputs: flow takes two images (the flow from IMAGE1 to IMAGE2,\n"
+            "same size), depth and seg one.\n"
             "\n"
             "  -m, --model FILE     model weights (.safetensors: convert_croco.py, the trainer)\n"
+            "  -t, --task TASK      without --model: the default model of flow, depth or seg\n"
+            "                       (TASK/model.safetensors in $WINWIN_MODEL_DIR, the installed\n"
+            "                       models, or the source tree's models/)\n"
             "  -d, --device DEV     auto (default: the best GPU, else the CPU), cpu, vulkan,\n"
             "                       vulkan:N (device index), vulkan:NAME\n"
             "  -o, --output OUT     the result, by extension:\n"
@@ -62,7 +67,7 @@ static void usage(FILE *f)
             "                                     8-bit gray (16-bit above 256 classes)\n"
             "      --viz VIZ.png    also write a colour picture: flow on the Middlebury colour\n"
             "                       wheel, depth through a colormap (its min..max), seg with the\n"
-            "                       Cityscapes palette\n"
+            "                       model's palette (else Cityscapes')\n"
             "      --max-flow F     flow magnitude (pixels) drawn at full saturation; default:\n"
             "                       the largest in the result\n"
             "      --colormap NAME  turbo (default), inferno, magma, viridis or gray\n"
@@ -119,6 +124,7 @@ static int parse_args(int argc, char **argv, infer_opts *o)
     enum { OPT_VIZ = 256, OPT_MAX_FLOW, OPT_COLORMAP, OPT_DEPTH_SCALE, OPT_CONFIDENCE };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},
+        {"task", required_argument, NULL, 't'},
         {"device", required_argument, NULL, 'd'},
         {"output", required_argument, NULL, 'o'},
         {"viz", required_argument, NULL, OPT_VIZ},
@@ -130,11 +136,13 @@ static int parse_args(int argc, char **argv, infer_opts *o)
         {NULL, 0, NULL, 0},
     };
     *o = (infer_opts){.device = "auto", .cmap = WW_CMAP_TURBO, .depth_scale = 256.0f};
+    const char *task = NULL;
     opterr = 0; /* our own messages, with the usage hint */
     int c;
-    while ((c = getopt_long(argc, argv, ":m:d:o:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":m:t:d:o:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'm': o->model = optarg; break;
+        case 't': task = optarg; break;
         case 'd': o->device = optarg; break;
         case 'o': o->out = optarg; break;
         case OPT_VIZ: o->viz = optarg; break;
@@ -171,8 +179,19 @@ static int parse_args(int argc, char **argv, infer_opts *o)
                         argv[optind]);
         o->images[o->nimages++] = argv[optind];
     }
+    if (task && !o->model) {
+        int t = 0;
+        while (t <= WW_TASK_SEG && strcmp(task, ww_task_name((ww_task)t)))
+            t++;
+        if (t > WW_TASK_SEG)
+            return fail("--task: unknown task '%s' (flow, depth or seg)", task);
+        o->model = ww_model_default_path((ww_task)t, o->default_model, sizeof o->default_model);
+        if (!o->model)
+            return fail("--task %s: no default %s model found (models/%s/model.safetensors, "
+                        "or set WINWIN_MODEL_DIR)", task, task, task);
+    }
     if (!o->model)
-        return fail("no model: give --model M.safetensors (see --help)");
+        return fail("no model: give --model M.safetensors or --task TASK (see --help)");
     if (!o->nimages)
         return fail("no input image (see --help)");
     if (!o->out)
@@ -325,33 +344,6 @@ static int write_seg(const infer_opts *o, const result *r, const uint32_t *ids)
     return st ? fail("%s", err) : 0;
 }
 
-/* Palette of n classes: Cityscapes' 19 colours, then (for models with more classes) the PASCAL
- * VOC scheme, which spreads the bits of the id over R, G and B so that neighbours differ. */
-static uint8_t *seg_palette(int n)
-{
-    int ncity;
-    const uint8_t *city = ww_palette_cityscapes(&ncity);
-    uint8_t *rgb = malloc((size_t)n * 3);
-    if (!rgb)
-        return NULL;
-    for (int i = 0; i < n; i++) {
-        if (i < ncity) {
-            memcpy(rgb + 3 * i, city + 3 * i, 3);
-            continue;
-        }
-        int r = 0, g = 0, b = 0;
-        for (int bit = 7, id = i; id; bit--, id >>= 3) {
-            r |= (id & 1) << bit;
-            g |= (id >> 1 & 1) << bit;
-            b |= (id >> 2 & 1) << bit;
-        }
-        rgb[3 * i] = (uint8_t)r;
-        rgb[3 * i + 1] = (uint8_t)g;
-        rgb[3 * i + 2] = (uint8_t)b;
-    }
-    return rgb;
-}
-
 /* Largest finite flow magnitude (at least a small positive value, for an all-zero flow). */
 static float max_flow_of(const result *r)
 {
@@ -388,7 +380,8 @@ static void range_of(const result *r, float *lo, float *hi)
 
 /* Colour the result with the engine's colorize ops on be: upload the cropped output (or the
  * seg ids), colorize to packed RGBA words, read them back and write an 8-bit RGB PNG. */
-static int viz_write(ww_backend *be, const infer_opts *o, const result *r, const uint32_t *ids)
+static int viz_write(ww_backend *be, const ww_model *m, const infer_opts *o, const result *r,
+                     const uint32_t *ids)
 {
     int64_t w = r->width, h = r->height;
     size_t hw = (size_t)w * (size_t)h;
@@ -423,7 +416,9 @@ static int viz_write(ww_backend *be, const infer_opts *o, const result *r, const
         if (!st)
             st = ww_colorize_scalar(s, &in, lo, hi, &table, &out);
     } else if (!st) {
-        st = (palette = seg_palette(r->channels)) ? WW_OK : WW_ERR_OUT_OF_MEMORY;
+        st = (palette = malloc((size_t)r->channels * 3)) ? WW_OK : WW_ERR_OUT_OF_MEMORY;
+        if (!st)
+            ww_model_class_colors(m, palette, r->channels);
         if (!st)
             st = ww_arena_alloc(a, WW_U32, 2, (int64_t[]){w, h}, &in);
         if (!st)
@@ -502,7 +497,7 @@ static int infer(const infer_opts *o)
     if (!rc && o->confidence)
         rc = write_confidence(o, &r);
     if (!rc && o->viz)
-        rc = viz_write(be, o, &r, r.ids);
+        rc = viz_write(be, m, o, &r, r.ids);
     free(r.ids);
     free(r.conf);
     free(r.data);

@@ -8,7 +8,6 @@
 #include "windows.h"
 
 #define PATCH 16
-#define FLOW_MAX_NORM 1e4f /* larger flow is a file's "unknown" marker, never real motion */
 
 static int sizes_of(const ww_batch_spec *s, int *groups, int *th, int *tw)
 {
@@ -29,8 +28,7 @@ void ww_batch_sizes(const ww_batch_spec *s, size_t *images, size_t *windows, siz
     *weight = b * (size_t)groups * pixels;
 }
 
-static ww_status check_spec(const ww_batch_spec *s, const ww_sample *samples, char *err,
-                            size_t errlen)
+ww_status ww_batch_check(const ww_batch_spec *s, char *err, size_t errlen)
 {
     if (s->task != WW_TASK_FLOW && s->task != WW_TASK_DEPTH && s->task != WW_TASK_SEG)
         return ww_train_error(err, errlen, WW_ERR_INVALID, "batch: unknown task %d",
@@ -50,6 +48,17 @@ static ww_status check_spec(const ww_batch_spec *s, const ww_sample *samples, ch
             return ww_train_error(err, errlen, WW_ERR_INVALID,
                                   "batch: normalisation of channel %d: mean %g, std %g", c,
                                   s->mean[c], s->std[c]);
+    int gh = s->height / PATCH, gw = s->width / PATCH;
+    if (s->windows > 0 && ww_windows_capacity(gh, gw, s->window_size) < s->windows)
+        return ww_train_error(err, errlen, WW_ERR_INVALID,
+                              "batch: %d windows of %d tokens do not fit the %dx%d token grid",
+                              s->windows, s->window_size, gw, gh);
+    return WW_OK;
+}
+
+static ww_status check_samples(const ww_batch_spec *s, const ww_sample *samples, char *err,
+                               size_t errlen)
+{
     for (int b = 0; b < s->batch; b++) {
         const ww_sample *x = &samples[b];
         if (x->width != s->width || x->height != s->height)
@@ -72,7 +81,8 @@ static int convert(const ww_batch_spec *s, const float *src, size_t i, size_t pl
     switch (s->task) {
     case WW_TASK_FLOW: {
         float u = v, w = src[plane + i];
-        int ok = isfinite(u) && isfinite(w) && u * u + w * w < FLOW_MAX_NORM * FLOW_MAX_NORM;
+        int ok = isfinite(u) && isfinite(w) &&
+                 u * u + w * w < WW_FLOW_MAX_NORM * WW_FLOW_MAX_NORM;
         dst[0] = ok ? u : 0;
         dst[dst_plane] = ok ? w : 0;
         return ok;
@@ -94,7 +104,9 @@ ww_status ww_batch_fill(const ww_batch_spec *s, const ww_sample *samples, ww_rng
                         float *images, uint32_t *windows, float *target, float *weight,
                         int64_t *valid_out, char *err, size_t errlen)
 {
-    ww_status st = check_spec(s, samples, err, errlen);
+    ww_status st = ww_batch_check(s, err, errlen);
+    if (st == WW_OK)
+        st = check_samples(s, samples, err, errlen);
     if (st != WW_OK)
         return st;
     int groups, th, tw, frames = sizes_of(s, &groups, &th, &tw);

@@ -11,6 +11,9 @@
 #include "dataset.h"
 #include "rng.h"
 
+/* Flow of this norm or more is a file's "unknown" marker (e.g. .flo's 1e9), never real motion. */
+#define WW_FLOW_MAX_NORM 1e4f
+
 typedef struct ww_batch_spec {
     ww_task task;
     int batch, width, height;  /* samples must be width x height, multiples of 16 */
@@ -24,6 +27,11 @@ typedef struct ww_batch_spec {
 void ww_batch_sizes(const ww_batch_spec *s, size_t *images, size_t *windows, size_t *target,
                     size_t *weight);
 
+/* WW_ERR_INVALID with a message naming the value for a bad spec: unknown task, batch < 1, a size
+ * that is not a positive multiple of 16, windows < 0 or more than fit the token grid, seg
+ * without classes, a non-finite normalisation or a zero std. */
+ww_status ww_batch_check(const ww_batch_spec *s, char *err, size_t errlen);
+
 /* Fill the caller's arrays (sizes from ww_batch_sizes) from samples[0 .. batch).
  *
  * Windows: ww_windows_sample(rng, H / 16, W / 16, windows, window_size) per image, in sample
@@ -33,8 +41,8 @@ void ww_batch_sizes(const ww_batch_spec *s, size_t *images, size_t *windows, siz
  * Targets: the pixels of frame 1's windows (window g of sample b is [b * G + g]: token rows
  * y .. y + window_size - 1 are pixel rows 16 y .. 16 (y + window_size) - 1, columns likewise), or
  * the whole image. Flow is copied in pixels, depth becomes inverse depth 1 / d, segmentation ids
- * stay ids. Invalid pixels get target 0 and weight 0: flow not finite or of norm >= 1e4, depth
- * not finite or <= 0, ids outside 0 .. classes - 1 (255 included).
+ * stay ids. Invalid pixels get target 0 and weight 0: flow not finite or of norm >=
+ * WW_FLOW_MAX_NORM, depth not finite or <= 0, ids outside 0 .. classes - 1 (255 included).
  * Weights: 1 / (valid pixels of the whole micro-batch) on every valid pixel, so they sum to 1;
  * all 0 when nothing is valid. *valid_out (may be NULL) receives the count.
  * WW_ERR_INVALID with a message naming the value for a bad spec or a sample of the wrong size or

@@ -1,7 +1,6 @@
 /* Checkpoints: a model file (loadable as it is) plus the optimiser state as train.* arrays and the
- * step and RNG state as train.* metadata. Written through ww_model_save: temporary file, then
- * rename, so a kill at any moment leaves the previous checkpoint or the new one. */
-#include <inttypes.h>
+ * step as train.* metadata. Written through ww_model_save: temporary file, then rename, so a kill
+ * at any moment leaves the previous checkpoint or the new one. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,21 +13,17 @@ ww_status ww_checkpoint_save(ww_model *m, const char *path, const float *adam_m,
                              const float *adam_v, const ww_checkpoint_state *st,
                              const char *const *meta, int nmeta_pairs)
 {
-    char step[32], rng[96];
+    char step[32];
     snprintf(step, sizeof step, "%d", st->step);
-    snprintf(rng, sizeof rng, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64,
-             st->rng.s[0], st->rng.s[1], st->rng.s[2], st->rng.s[3]);
-    const char **pairs = malloc((size_t)(2 * nmeta_pairs + 4) * sizeof *pairs);
+    const char **pairs = malloc((size_t)(2 * nmeta_pairs + 2) * sizeof *pairs);
     if (!pairs)
         return WW_ERR_OUT_OF_MEMORY;
     memcpy(pairs, meta, (size_t)(2 * nmeta_pairs) * sizeof *pairs);
     pairs[2 * nmeta_pairs] = "train.step";
     pairs[2 * nmeta_pairs + 1] = step;
-    pairs[2 * nmeta_pairs + 2] = "train.rng";
-    pairs[2 * nmeta_pairs + 3] = rng;
     int64_t n = ww_model_parameters(m);
     ww_named_array extra[2] = {{"train.adam_m", adam_m, n}, {"train.adam_v", adam_v, n}};
-    ww_status s = ww_model_save(m, path, pairs, nmeta_pairs + 2, extra, 2);
+    ww_status s = ww_model_save(m, path, pairs, nmeta_pairs + 1, extra, 2);
     free(pairs);
     return s;
 }
@@ -57,7 +52,7 @@ ww_status ww_checkpoint_load_state(const char *path, float *adam_m, float *adam_
     s = read_array(f, path, "train.adam_m", adam_m, count, err, errlen);
     if (s == WW_OK)
         s = read_array(f, path, "train.adam_v", adam_v, count, err, errlen);
-    const char *step = ww_st_meta(f, "train.step"), *rng = ww_st_meta(f, "train.rng");
+    const char *step = ww_st_meta(f, "train.step");
     if (s == WW_OK) {
         char *end;
         long v = step ? strtol(step, &end, 10) : -1;
@@ -66,20 +61,6 @@ ww_status ww_checkpoint_load_state(const char *path, float *adam_m, float *adam_
                                path, step ? step : "missing");
         else
             st->step = (int)v;
-    }
-    if (s == WW_OK) {
-        int ok = rng && strlen(rng) == 64;
-        for (int i = 0; ok && i < 4; i++) {
-            char word[17];
-            memcpy(word, rng + 16 * i, 16);
-            word[16] = 0;
-            char *end;
-            st->rng.s[i] = strtoull(word, &end, 16);
-            ok = !*end;
-        }
-        if (!ok)
-            s = ww_train_error(err, errlen, WW_ERR_INVALID,
-                               "%s: metadata 'train.rng' is not 64 hex digits", path);
     }
     ww_st_close(f);
     return s;

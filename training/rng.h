@@ -1,9 +1,10 @@
 /* Deterministic random numbers for the trainer: xoshiro256** seeded through splitmix64.
  *
- * The whole state is four 64-bit words, so a checkpoint can save it as 4 integers and a resumed
- * run draws exactly the numbers the uninterrupted run would have drawn. The sequence depends only
- * on the seed (no global state, no platform-specific generator), so the same seed gives the same
- * windows, crops and shuffles on every machine.
+ * The whole state is four 64-bit words. The sequence depends only on the seed (no global state,
+ * no platform-specific generator), so the same seed gives the same windows, crops and
+ * augmentations on every machine; the loader seeds one generator per sample and batch from a hash
+ * of the run's seed and the batch's position, so a resumed run draws exactly the numbers the
+ * uninterrupted run would have drawn.
  *
  * Threads: a ww_rng is plain data; give each thread its own.
  */

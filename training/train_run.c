@@ -1,7 +1,7 @@
-/* A training run: data -> micro-batches -> the recorded step (train_graph.c) -> AdamW, with the
- * learning-rate schedule, a JSONL metrics log, a progress line, validation at full resolution
- * through the inference runner, atomic checkpoints every N steps, exact resume, and a clean stop
- * on a non-finite loss. */
+/* A training run: the loader's micro-batches (loader.c) -> the recorded step (train_graph.c) ->
+ * AdamW, with the learning-rate schedule, a JSONL metrics log, a progress line, validation at
+ * full resolution through the inference runner, atomic checkpoints every N steps, exact resume,
+ * and a clean stop on a non-finite loss. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +12,7 @@
 
 #include "batch.h"
 #include "dataset.h"
-#include "metrics.h"
+#include "evaluate.h"
 #include "plot.h"
 #include "schedule.h"
 #include "train_graph.h"
@@ -25,15 +25,14 @@ typedef struct run {
     ww_train_graph *g;
     ww_dataset *data, *val;
     ww_batch_spec spec;
-    ww_sample *samples, *crops;
-    float *images, *target, *weight;
-    uint32_t *windows;
+    ww_loader *loader;
+    double wait_s; /* waiting for the loader since the last log line */
     float *adam_m, *adam_v;
-    ww_rng rng;
     int step, saved_step; /* optimiser steps done; the step of the checkpoint on disk */
     FILE *log;
     char path_ckpt[1024], path_log[1024], path_model[1024], path_svg[1024];
-    char last_val[512]; /* JSON fragment of the last validation */
+    char last_val[1024]; /* JSON fragment of the last validation */
+    char meta_step[32], meta_names[8192], meta_palette[8192]; /* metadata() */
     double t0;
     int tty;
 } run;
@@ -68,8 +67,7 @@ const char *ww_train_mode_name(ww_train_mode m)
 
 /* ---- Data ------------------------------------------------------------------------------------ */
 
-/* Sample b of optimiser step `step`, micro-batch `micro`: index and seed depend only on the run
- * seed and the position, so a resumed run reads what the uninterrupted one would have. */
+/* splitmix64's finaliser: seeds derived from the run's seed. */
 static uint64_t mix(uint64_t x)
 {
     x += 0x9e3779b97f4a7c15ull;
@@ -78,37 +76,70 @@ static uint64_t mix(uint64_t x)
     return x ^ (x >> 31);
 }
 
-static int load_batch(run *r, int micro)
+ww_batch_spec ww_train_spec(const ww_train_options *o, const ww_model_config *c)
+{
+    int crop = o->mode == WW_MODE_CROP;
+    ww_batch_spec spec = {.task = o->task, .batch = o->batch,
+                          .width = crop ? o->crop_width : o->width,
+                          .height = crop ? o->crop_height : o->height,
+                          .windows = o->mode == WW_MODE_WINDOWS ? o->windows : 0,
+                          .window_size = o->window_size,
+                          .independent_windows = o->independent_windows,
+                          .classes = c->semseg ? c->out_channels : 0};
+    memcpy(spec.mean, c->mean, sizeof c->mean);
+    memcpy(spec.std, c->std, sizeof c->std);
+    return spec;
+}
+
+static void warn_data(void *user, const char *msg)
+{
+    (void)user;
+    fprintf(stderr, "%swinwin-train: warning: %s\n", isatty(2) ? "\r\033[K" : "", msg);
+}
+
+ww_status ww_train_loader(const ww_train_options *o, const ww_model_config *c, ww_dataset **data,
+                          ww_loader **loader, char *err, size_t errlen)
+{
+    *loader = NULL;
+    ww_batch_spec spec = ww_train_spec(o, c);
+    /* The augmentation zooms out as well as in, so it needs a list's files whole; synthetic
+     * samples have no size of their own and are generated at the training size. */
+    int synthetic = ww_dataset_spec_generated(o->data);
+    ww_status st = ww_dataset_open(o->data, o->task, synthetic ? o->width : 0,
+                                   synthetic ? o->height : 0, spec.classes, o->seed, data, err,
+                                   errlen);
+    if (st != WW_OK)
+        return st;
+    ww_augment augment = o->augment;
+    augment.width = spec.width;
+    augment.height = spec.height;
+    ww_loader_config lc = {.data = *data, .spec = spec, .augment = &augment,
+                           .threads = o->threads, .seed = o->seed, .warn = warn_data};
+    st = ww_loader_create(&lc, loader, err, errlen);
+    if (st != WW_OK) {
+        ww_dataset_close(*data);
+        *data = NULL;
+    }
+    return st;
+}
+
+/* Micro-batch `micro` of the coming step: position step * accum + micro of the loader, which
+ * makes a resumed run read what the uninterrupted one would have. */
+static int next_batch(run *r, int micro, const ww_loader_batch **out)
 {
     const ww_train_options *o = r->o;
     char err[1024];
-    int64_t size = ww_dataset_size(r->data);
-    for (int b = 0; b < o->batch; b++) {
-        uint64_t key = mix(mix(o->seed) ^ ((uint64_t)r->step << 20) ^ ((uint64_t)micro << 10) ^
-                           (uint64_t)b);
-        ww_sample_free(&r->samples[b]);
-        if (ww_dataset_get(r->data, (int64_t)(key % (uint64_t)size), mix(key), &r->samples[b], err,
-                           sizeof err) != WW_OK)
-            return fail("data", err);
-        if (o->mode == WW_MODE_CROP) {
-            const ww_sample *s = &r->samples[b];
-            int x0 = (int)ww_rng_below(&r->rng, (uint32_t)(s->width - o->crop_width + 1));
-            int y0 = (int)ww_rng_below(&r->rng, (uint32_t)(s->height - o->crop_height + 1));
-            ww_sample_free(&r->crops[b]);
-            if (ww_sample_crop(s, o->task, x0, y0, o->crop_width, o->crop_height, &r->crops[b],
-                               err, sizeof err) != WW_OK)
-                return fail("crop", err);
-        }
-    }
-    const ww_sample *src = o->mode == WW_MODE_CROP ? r->crops : r->samples;
-    if (ww_batch_fill(&r->spec, src, &r->rng, r->images, r->windows, r->target, r->weight, NULL,
-                      err, sizeof err) != WW_OK)
-        return fail("batch", err);
+    double t = now();
+    ww_status st = ww_loader_get(r->loader, (int64_t)r->step * o->accum + micro, out, err,
+                                 sizeof err);
+    r->wait_s += now() - t;
+    if (st != WW_OK)
+        return fail("data", err);
     if (o->inject_nan == r->step + 1) {
         size_t n, unused;
         ww_batch_sizes(&r->spec, &n, &unused, &unused, &unused);
         for (size_t i = 0; i < n; i++)
-            r->images[i] = NAN;
+            (*out)->images[i] = NAN;
     }
     return 0;
 }
@@ -118,115 +149,71 @@ static int load_batch(run *r, int micro)
 static int validate(run *r)
 {
     const ww_train_options *o = r->o;
-    const ww_model_config *c = ww_model_config_of(r->m);
     char err[1024];
-    ww_flow_metrics fm;
-    ww_depth_metrics dm;
-    ww_seg_metrics *sm = NULL;
-    ww_flow_metrics_reset(&fm);
-    ww_depth_metrics_reset(&dm);
-    if (c->semseg && ww_seg_metrics_create(c->out_channels, &sm, err, sizeof err) != WW_OK)
+    ww_eval e;
+    if (ww_evaluate(r->be, r->m, r->val, o->val_samples, mix(o->seed ^ 0x5eed), &e, err,
+                    sizeof err) != WW_OK)
         return fail("validation", err);
-    ww_runner *run_ = NULL;
-    int rw = 0, rh = 0, status = 0;
-    int64_t n = ww_dataset_size(r->val);
-    if (o->val_samples > 0 && n > o->val_samples)
-        n = o->val_samples;
-    float *out = NULL, *depth = NULL;
-    uint32_t *ids = NULL, *gt = NULL;
-    for (int64_t i = 0; i < n && !status; i++) {
-        ww_sample s = {0};
-        if (ww_dataset_get(r->val, i, mix(o->seed ^ 0x5eed), &s, err, sizeof err) != WW_OK) {
-            status = fail("validation data", err);
-            break;
-        }
-        size_t px = (size_t)s.width * (size_t)s.height;
-        if (!run_ || s.width != rw || s.height != rh) {
-            ww_runner_destroy(run_);
-            run_ = NULL;
-            rw = s.width;
-            rh = s.height;
-            free(out);
-            free(depth);
-            free(ids);
-            free(gt);
-            out = malloc(px * (size_t)c->out_channels * sizeof *out);
-            depth = malloc(px * sizeof *depth);
-            ids = malloc(px * sizeof *ids);
-            gt = malloc(px * sizeof *gt);
-            if (!out || !depth || !ids || !gt) {
-                status = fail("validation", "out of host memory");
-            } else if (ww_runner_create(r->m, rw, rh, WW_FMT_RGB, &run_) != WW_OK) {
-                status = fail("validation", ww_backend_error(r->be));
-            }
-        }
-        ww_image_layout lay;
-        size_t bytes = ww_image_layout_packed(WW_FMT_RGB, rw, rh, &lay);
-        int has = 0;
-        for (int f = 0; f < ww_task_frames(o->task) && !status; f++) {
-            if (f == 0)
-                ww_runner_reset(run_);
-            if (ww_runner_push(run_, s.image[f], bytes, &lay, &has) != WW_OK)
-                status = fail("validation", ww_backend_error(r->be));
-        }
-        if (!status && c->semseg) {
-            if (ww_runner_labels(run_, ids, NULL, px) != WW_OK)
-                status = fail("validation", ww_backend_error(r->be));
-            for (size_t p = 0; p < px; p++)
-                gt[p] = isfinite(s.target[p]) && s.target[p] >= 0 ? (uint32_t)s.target[p] : 255u;
-            ww_seg_metrics_add(sm, ids, gt, px);
-        } else if (!status) {
-            if (ww_runner_output(run_, out, px * (size_t)c->out_channels) != WW_OK)
-                status = fail("validation", ww_backend_error(r->be));
-            if (o->task == WW_TASK_FLOW) {
-                ww_flow_metrics_add(&fm, out, s.target, rw, rh);
-            } else {
-                /* the depth model predicts inverse depth */
-                for (size_t p = 0; p < px; p++)
-                    depth[p] = out[p] > 0 ? 1.0f / out[p] : 0.0f;
-                ww_depth_metrics_add(&dm, depth, s.target, px);
-            }
-        }
-        ww_sample_free(&s);
-    }
-    ww_runner_destroy(run_);
-    free(out);
-    free(depth);
-    free(ids);
-    free(gt);
-    if (!status) {
-        char text[256];
-        if (o->task == WW_TASK_FLOW) {
-            ww_flow_metrics_format(&fm, text, sizeof text);
-            ww_flow_metrics_json(&fm, r->last_val, sizeof r->last_val);
-        } else if (c->semseg) {
-            ww_seg_metrics_format(sm, text, sizeof text);
-            ww_seg_metrics_json(sm, r->last_val, sizeof r->last_val);
-        } else {
-            ww_depth_metrics_format(&dm, text, sizeof text);
-            ww_depth_metrics_json(&dm, r->last_val, sizeof r->last_val);
-        }
-        fprintf(stderr, "%sstep %d validation (%lld images at full resolution): %s\n",
-                r->tty ? "\r\033[K" : "", r->step, (long long)n, text);
-        fprintf(r->log, "{\"step\": %d, \"val\": 1, %s}\n", r->step, r->last_val);
-        fflush(r->log);
-    }
-    ww_seg_metrics_destroy(sm);
-    return status;
+    char text[1024];
+    ww_eval_format(&e, text, sizeof text);
+    ww_eval_json(&e, r->last_val, sizeof r->last_val);
+    fprintf(stderr, "%sstep %d validation (%lld images at full resolution): %s\n",
+            r->tty ? "\r\033[K" : "", r->step, (long long)e.images, text);
+    fprintf(r->log, "{\"step\": %d, \"val\": 1, %s}\n", r->step, r->last_val);
+    fflush(r->log);
+    ww_eval_free(&e);
+    return 0;
 }
 
 /* ---- Checkpoints and the log ----------------------------------------------------------------- */
+
+enum { META_PAIRS = 7 };
+
+/* The run's provenance for the weights' metadata (pairs = key, value, ...; at most
+ * META_PAIRS - 1 pairs, leaving room for the step; the strings live in r): the command, data,
+ * mode and last validation, and for segmentation the training data's class names and palette in
+ * convert_croco.py's format. */
+static int metadata(run *r, const char **pairs)
+{
+    const char *fixed[] = {"train.command", r->o->command, "train.data", r->o->data,
+                           "train.mode", ww_train_mode_name(r->o->mode),
+                           "train.metrics", r->last_val};
+    int n = (int)(sizeof fixed / sizeof fixed[0]) / 2;
+    memcpy(pairs, fixed, sizeof fixed);
+    const ww_model_config *c = ww_model_config_of(r->m);
+    int classes = ww_dataset_class_count(r->data);
+    if (!c->semseg || classes != c->out_channels)
+        return n;
+    size_t nn = 0, np = 0;
+    r->meta_names[0] = r->meta_palette[0] = '\0';
+    for (int i = 0; i < classes; i++) {
+        uint8_t rgb[3];
+        ww_dataset_class_color(r->data, i, rgb);
+        if (nn < sizeof r->meta_names)
+            nn += (size_t)snprintf(r->meta_names + nn, sizeof r->meta_names - nn,
+                                   i ? ",%s" : "%s", ww_dataset_class_name(r->data, i));
+        if (np < sizeof r->meta_palette)
+            np += (size_t)snprintf(r->meta_palette + np, sizeof r->meta_palette - np,
+                                   i ? ";%d,%d,%d" : "%d,%d,%d", rgb[0], rgb[1], rgb[2]);
+    }
+    if (nn >= sizeof r->meta_names || np >= sizeof r->meta_palette)
+        return n; /* too many classes to name: the metadata stays without them */
+    pairs[2 * n] = "classes";
+    pairs[2 * n + 1] = r->meta_names;
+    pairs[2 * n + 2] = "palette";
+    pairs[2 * n + 3] = r->meta_palette;
+    return n + 2;
+}
 
 static int save_checkpoint(run *r)
 {
     size_t n = (size_t)ww_model_parameters(r->m);
     if (ww_train_graph_read_moments(r->g, r->adam_m, r->adam_v, n) != WW_OK)
         return fail("checkpoint", ww_backend_error(r->be));
-    ww_checkpoint_state st = {r->step, r->rng};
-    const char *meta[] = {"train.command", r->o->command, "train.data", r->o->data,
-                          "train.mode", ww_train_mode_name(r->o->mode),
-                          "train.metrics", r->last_val};
-    if (ww_checkpoint_save(r->m, r->path_ckpt, r->adam_m, r->adam_v, &st, meta, 4) != WW_OK)
+    ww_checkpoint_state st = {r->step};
+    const char *meta[2 * META_PAIRS];
+    if (ww_checkpoint_save(r->m, r->path_ckpt, r->adam_m, r->adam_v, &st, meta,
+                           metadata(r, meta)) != WW_OK)
         return fail("checkpoint", ww_backend_error(r->be));
     r->saved_step = r->step;
     return 0;
@@ -257,7 +244,7 @@ static int trim_log(run *r)
     return bad ? fail(r->path_log, "cannot rewrite the metrics log") : 0;
 }
 
-static void progress(run *r, float loss, float lr, double rate)
+static void progress(run *r, float loss, float lr, double rate, double wait_ms)
 {
     const ww_train_options *o = r->o;
     double eta = rate > 0 ? (o->steps - r->step) * o->batch * o->accum / rate : 0;
@@ -266,9 +253,11 @@ static void progress(run *r, float loss, float lr, double rate)
     for (int i = 0; i < width; i++)
         bar[i] = i < done ? '#' : '.';
     bar[width] = 0;
-    fprintf(stderr, "%sstep %d/%d [%s] loss %.4f lr %.2e %.2f samples/s ETA %02d:%02d:%02d%s",
-            r->tty ? "\r\033[K" : "", r->step, o->steps, bar, loss, lr, rate, (int)(eta / 3600),
-            (int)(eta / 60) % 60, (int)eta % 60, r->tty ? "" : "\n");
+    fprintf(stderr,
+            "%sstep %d/%d [%s] loss %.4f lr %.2e %.2f samples/s data wait %.0f ms/step ETA "
+            "%02d:%02d:%02d%s",
+            r->tty ? "\r\033[K" : "", r->step, o->steps, bar, loss, lr, rate, wait_ms,
+            (int)(eta / 3600), (int)(eta / 60) % 60, (int)eta % 60, r->tty ? "" : "\n");
 }
 
 /* ---- Set-up ---------------------------------------------------------------------------------- */
@@ -296,39 +285,18 @@ static int open_data(run *r)
     const ww_train_options *o = r->o;
     const ww_model_config *c = ww_model_config_of(r->m);
     char err[1024];
-    int classes = c->semseg ? c->out_channels : 0;
-    if (ww_dataset_open(o->data, o->task, o->width, o->height, classes, o->seed, &r->data, err,
-                        sizeof err) != WW_OK)
-        return fail("--data", err);
-    if (ww_dataset_size(r->data) < 1)
-        return fail(o->data, "the dataset is empty");
-    if (ww_dataset_open(o->val_data, o->task, o->val_width, o->val_height, classes,
-                        o->seed ^ 0x7a11da7eull, &r->val, err, sizeof err) != WW_OK)
-        return fail("--val-data", err);
-    int crop = o->mode == WW_MODE_CROP;
-    r->spec = (ww_batch_spec){.task = o->task, .batch = o->batch,
-                              .width = crop ? o->crop_width : o->width,
-                              .height = crop ? o->crop_height : o->height,
-                              .windows = o->mode == WW_MODE_WINDOWS ? o->windows : 0,
-                              .window_size = o->window_size,
-                              .independent_windows = o->independent_windows,
-                              .classes = classes};
-    memcpy(r->spec.mean, c->mean, sizeof c->mean);
-    memcpy(r->spec.std, c->std, sizeof c->std);
+    r->spec = ww_train_spec(o, c);
     size_t ni, nw, nt, nwt;
     ww_batch_sizes(&r->spec, &ni, &nw, &nt, &nwt);
     size_t gi, gw, gt, gwt;
     ww_train_graph_sizes(r->g, &gi, &gw, &gt, &gwt);
     if (ni != gi || nw != gw || nt != gt || nwt != gwt)
         return fail("batch", "the batch layout does not match the training graph's");
-    r->images = malloc(ni * sizeof *r->images);
-    r->windows = malloc((nw ? nw : 1) * sizeof *r->windows);
-    r->target = malloc(nt * sizeof *r->target);
-    r->weight = malloc(nwt * sizeof *r->weight);
-    r->samples = calloc((size_t)o->batch, sizeof *r->samples);
-    r->crops = calloc((size_t)o->batch, sizeof *r->crops);
-    if (!r->images || !r->windows || !r->target || !r->weight || !r->samples || !r->crops)
-        return fail("batch", "out of host memory");
+    if (ww_train_loader(o, c, &r->data, &r->loader, err, sizeof err) != WW_OK)
+        return fail("--data", err);
+    if (ww_dataset_open(o->val_data, o->task, o->val_width, o->val_height, r->spec.classes,
+                        o->seed ^ 0x7a11da7eull, &r->val, err, sizeof err) != WW_OK)
+        return fail("--val-data", err);
     return 0;
 }
 
@@ -376,7 +344,6 @@ static int setup(run *r)
     r->adam_v = malloc(n * sizeof *r->adam_v);
     if (!r->adam_m || !r->adam_v)
         return fail("optimiser", "out of host memory");
-    ww_rng_seed(&r->rng, o->seed);
     if (o->resume) {
         ww_checkpoint_state st;
         if (ww_checkpoint_load_state(r->path_ckpt, r->adam_m, r->adam_v, n, &st, err,
@@ -385,7 +352,6 @@ static int setup(run *r)
         if (ww_train_graph_write_moments(r->g, r->adam_m, r->adam_v, n) != WW_OK)
             return fail("--resume", ww_backend_error(r->be));
         r->step = r->saved_step = st.step;
-        r->rng = st.rng;
         if (trim_log(r))
             return 1;
     }
@@ -412,6 +378,13 @@ static int setup(run *r)
     if (o->mode == WW_MODE_WINDOWS)
         fprintf(stderr, "winwin-train: %d windows of %dx%d tokens of the %dx%d grid\n", o->windows,
                 o->window_size, o->window_size, o->width / 16, o->height / 16);
+    char augment[256];
+    ww_augment_describe(&o->augment, augment, sizeof augment);
+    char threads[32] = "one per CPU";
+    if (o->threads)
+        snprintf(threads, sizeof threads, "%d", o->threads);
+    fprintf(stderr, "winwin-train: data %s, augmentation: %s; loader threads: %s\n", o->data,
+            augment, threads);
     return 0;
 }
 
@@ -419,18 +392,9 @@ static void teardown(run *r)
 {
     if (r->log)
         fclose(r->log);
-    for (int b = 0; r->samples && b < r->o->batch; b++)
-        ww_sample_free(&r->samples[b]);
-    for (int b = 0; r->crops && b < r->o->batch; b++)
-        ww_sample_free(&r->crops[b]);
-    free(r->samples);
-    free(r->crops);
-    free(r->images);
-    free(r->windows);
-    free(r->target);
-    free(r->weight);
     free(r->adam_m);
     free(r->adam_v);
+    ww_loader_destroy(r->loader);
     ww_dataset_close(r->data);
     ww_dataset_close(r->val);
     ww_train_graph_destroy(r->g);
@@ -449,9 +413,10 @@ static int train(run *r)
     while (r->step < o->steps) {
         float lr = ww_lr_at(&sched, r->step + 1), loss_sum = 0;
         for (int k = 0; k < o->accum; k++) {
-            if (load_batch(r, k))
+            const ww_loader_batch *data;
+            if (next_batch(r, k, &data))
                 return 1;
-            ww_train_batch b = {r->images, r->windows, r->target, r->weight};
+            ww_train_batch b = {data->images, data->windows, data->target, data->weight};
             ww_step_scalars sc = {lr, r->step + 1, 1.0f / (float)o->accum};
             float loss;
             if (ww_train_graph_step(r->g, &b, k == o->accum - 1, &sc, &loss) != WW_OK)
@@ -477,14 +442,16 @@ static int train(run *r)
         int last = r->step == o->steps;
         if (r->step % o->log_every == 0 || last) {
             double t = now(), rate = steps_logged * o->batch * o->accum / (t - t_log);
+            double wait_ms = 1e3 * r->wait_s / steps_logged;
             fprintf(r->log,
                     "{\"step\": %d, \"loss\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g, "
-                    "\"samples_per_s\": %.4g, \"elapsed_s\": %.1f}\n",
-                    r->step, loss, lr, norm, rate, t - r->t0);
+                    "\"samples_per_s\": %.4g, \"data_wait_ms\": %.4g, \"elapsed_s\": %.1f}\n",
+                    r->step, loss, lr, norm, rate, wait_ms, t - r->t0);
             fflush(r->log);
-            progress(r, loss, lr, rate);
+            progress(r, loss, lr, rate, wait_ms);
             t_log = t;
             steps_logged = 0;
+            r->wait_s = 0;
         }
         if ((o->val_every > 0 && r->step % o->val_every == 0) || last)
             if (validate(r))
@@ -499,16 +466,12 @@ static int train(run *r)
 static int finish(run *r)
 {
     char err[1024];
-    const char *meta[] = {"train.command", r->o->command, "train.data", r->o->data,
-                          "train.mode", ww_train_mode_name(r->o->mode),
-                          "train.metrics", r->last_val};
-    char step[32];
-    snprintf(step, sizeof step, "%d", r->step);
-    const char *all[10];
-    memcpy(all, meta, sizeof meta);
-    all[8] = "train.step";
-    all[9] = step;
-    if (ww_model_save(r->m, r->path_model, all, 5, NULL, 0) != WW_OK)
+    const char *meta[2 * META_PAIRS];
+    int n = metadata(r, meta);
+    snprintf(r->meta_step, sizeof r->meta_step, "%d", r->step);
+    meta[2 * n] = "train.step";
+    meta[2 * n + 1] = r->meta_step;
+    if (ww_model_save(r->m, r->path_model, meta, n + 1, NULL, 0) != WW_OK)
         return fail("export", ww_backend_error(r->be));
     fclose(r->log);
     r->log = NULL;

@@ -1,12 +1,16 @@
-/* winwin-train's commands: a training run (train_run.c), checkpoints (checkpoint.c) and the
- * training-step benchmark (train_bench.c), sharing the options parsed by winwin_train.c. */
+/* winwin-train's commands: a training run (train_run.c), checkpoints (checkpoint.c), the
+ * training-step benchmark (train_bench.c) and the loader benchmark (loader_bench.c), sharing the
+ * options parsed by winwin_train.c. */
 #ifndef WW_TRAIN_RUN_H
 #define WW_TRAIN_RUN_H
 
 #include <stdint.h>
 
+#include "augment.h"
+#include "batch.h"
+#include "dataset.h"
+#include "loader.h"
 #include "model.h"
-#include "rng.h"
 
 typedef enum ww_train_mode { WW_MODE_WINDOWS = 0, WW_MODE_FULL, WW_MODE_CROP } ww_train_mode;
 
@@ -22,6 +26,8 @@ typedef struct ww_train_options {
     int crop_width, crop_height;
     int independent_windows;
     int batch, accum, steps, warmup;
+    int threads;           /* data loader workers; 0: one per online CPU */
+    ww_augment augment;    /* of the training data; its output size is set by the run */
     float lr, min_lr, weight_decay, beta1, beta2, clip;
     const char *device;
     const char *out_dir;
@@ -37,16 +43,34 @@ typedef struct ww_train_options {
 int ww_default_window_size(int gh, int gw);
 const char *ww_train_mode_name(ww_train_mode m);
 
+/* The micro-batches o trains on with a model of configuration c: the training size (the crop
+ * with --crop), the windows, c's normalisation and classes. */
+ww_batch_spec ww_train_spec(const ww_train_options *o, const ww_model_config *c);
+/* Open o's training data and start a loader of ww_train_spec's micro-batches, augmented as
+ * o->augment says to their size, with o->threads workers, seeded by o->seed; skipped samples are
+ * reported on stderr. List data is opened at each file's own size (the augmentation zooms and
+ * crops it), synthetic data generated at --size. The caller owns both: ww_loader_destroy, then
+ * ww_dataset_close. Errors name the option. */
+ww_status ww_train_loader(const ww_train_options *o, const ww_model_config *c, ww_dataset **data,
+                          ww_loader **loader, char *err, size_t errlen);
+
 /* Train with o; returns the process exit status (0, or 1 after printing why). */
 int ww_train_run(const ww_train_options *o);
 /* Step time and peak memory of --full, --crop and windows per device; returns the exit status. */
 int ww_train_bench(const ww_train_options *o, const char *const *devices, int ndevices,
                    int steps, const char *csv_path);
+/* Samples per second of o's loader with 1, 2, 4, ... up to o->threads workers over `batches`
+ * micro-batches each; with step_ms > 0 also the mean wait per step of a trainer whose step takes
+ * step_ms. Returns the exit status. */
+int ww_loader_bench(const ww_train_options *o, int batches, double step_ms);
 
-/* Training state beside the weights in a checkpoint. */
+/* winwin-train eval (train_eval.c): argv[1] is "eval"; returns the exit status. */
+int ww_train_eval_main(int argc, char **argv);
+
+/* Training state beside the weights in a checkpoint. The data need no state: the loader's
+ * batches are a function of the seed and the step. */
 typedef struct ww_checkpoint_state {
-    int step;   /* optimiser steps done */
-    ww_rng rng; /* the run's random state after that step */
+    int step; /* optimiser steps done */
 } ww_checkpoint_state;
 
 /* Write model m with the AdamW moments (nparams floats each), the state and the metadata pairs

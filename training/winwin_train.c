@@ -1,31 +1,41 @@
 /* winwin-train: train CroCo-family flow, depth and segmentation models with Win-Win window
  * masking (or the --full / --crop baselines) on the engine, and the tool's other commands:
- * plot, export and bench. This file parses the command line; the work is in train_run.c,
- * checkpoint.c and train_bench.c. */
-#include <errno.h>
+ * plot, export, bench and bench-loader. This file parses the command line; the work is in
+ * train_run.c, checkpoint.c, train_bench.c and loader_bench.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "plot.h"
+#include "synth.h"
 #include "train_run.h"
 
 static const char usage[] =
     "usage: winwin-train --task flow|depth|seg [options]     train a model\n"
     "       winwin-train plot METRICS.jsonl [-o CURVES.svg]    plot a run's metrics log\n"
-    "       winwin-train export CHECKPOINT -o MODEL.safetensors  weights without optimiser state\n"
+    "       winwin-train synth --task T --size WxH --out DIR ... synthetic samples as PNGs\n"
+    "       winwin-train export CHECKPOINT -o MODEL.safetensors [--f16]\n"
+    "                          weights without optimiser state (--f16: half the size)\n"
+    "       winwin-train eval --model FILE [--data SPEC] ...  metrics at full resolution\n"
     "       winwin-train bench --task T [--model SIZE] [--size WxH] [--device D ...] [--steps N]\n"
     "                          [--csv FILE]   step time and memory of --full, --crop, windows\n"
+    "       winwin-train bench-loader --task T [--data SPEC] [--size WxH] [--batch B]\n"
+    "                          [--threads N] [--batches K] [--step-ms X] [augmentation options]\n"
+    "                          loader samples/s over K (16) batches with 1, 2, 4 .. N threads;\n"
+    "                          --step-ms: the wait per step of a trainer stepping in X ms\n"
     "\n"
     "Model and data:\n"
-    "  --model NAME|FILE     tiny|small|base|croco-flow (random init) or a weights file, e.g.\n"
-    "                        converted CroCo pretraining (default tiny)\n"
+    "  --model NAME|FILE     micro|tiny|small|base|croco-flow (random init) or a weights file,\n"
+    "                        e.g. converted CroCo pretraining (default tiny)\n"
     "  --classes N           segmentation classes of a preset model (default 19)\n"
-    "  --data SPEC           synthetic[:N] or list:FILE (default synthetic)\n"
+    "  --data SPEC           synthetic[:N], list:FILE or a dataset layout: chairs:, sintel:,\n"
+    "                        kitti:, spring:, things:, kitti-stereo:, cityscapes:ROOT\n"
+    "                        (training/dataset.h; default synthetic)\n"
     "  --val-data SPEC       validation set (default synthetic:8)\n"
     "  --size WxH            training image size, multiples of 32 (default 512x384)\n"
-    "  --val-size WxH        size of synthetic validation images (default: --size)\n"
+    "  --val-size WxH        size of synthetic validation images, any (default: --size)\n"
     "  --val-samples N       validate on at most N images (default all)\n"
     "Masking (default: 2 windows):\n"
     "  --windows N           random non-overlapping square windows per image (default 2)\n"
@@ -33,6 +43,16 @@ static const char usage[] =
     "  --independent-windows flow: frame 2 draws its own windows\n"
     "  --full                the whole image, no masking (baseline)\n"
     "  --crop WxH            random WxH crops, no masking (the usual low-resolution practice)\n"
+    "Data loading and augmentation (training data; validation is never augmented):\n"
+    "  --threads N           loader threads preparing batches ahead (default 0: one per CPU)\n"
+    "  --augment default|none  default: zoom 0.8..1.25 (seg 0.5..2), left-right mirror (flow\n"
+    "                        also up-down with p 0.1), colour jitter 0.2; none: crops only\n"
+    "  --scale MIN,MAX       zoom range, log-uniform (1,1: no zoom)\n"
+    "  --no-flip             no mirrors\n"
+    "  --jitter X            brightness, contrast and saturation jitter X, hue X/4 (0: off)\n"
+    "                        Samples are zoomed, then randomly cropped to the training size\n"
+    "                        (--size, or --crop's); a list's file smaller than that is zoomed\n"
+    "                        in until it covers it. A corrupt sample is skipped with a warning.\n"
     "Optimisation:\n"
     "  --steps N (1000)  --batch B (2)  --accum K (1: micro-batches per step)\n"
     "  --lr X (1e-4)  --min-lr X (lr/100)  --warmup N (steps/20)  --weight-decay X (0.05)\n"
@@ -44,21 +64,20 @@ static const char usage[] =
     "  --resume              continue DIR's checkpoint exactly\n"
     "  --checkpoint-every N (100)  --val-every N (100; 0: at the end)  --log-every N (10)\n";
 
+static const char program[] = "winwin-train";
+
 static int bad(const char *opt, const char *val, const char *why)
 {
-    fprintf(stderr, "winwin-train: %s %s: %s\n", opt, val ? val : "", why);
-    return 2;
+    return ww_cli_bad(program, opt, val, why);
 }
 
 static int parse_int(const char *opt, const char *s, int lo, int *out)
 {
-    char *end;
-    errno = 0;
-    long v = s ? strtol(s, &end, 10) : 0;
-    if (!s || end == s || *end || errno || v < lo || v > 1000000000)
-        return bad(opt, s, lo > 0 ? "expected a positive integer" : "expected an integer >= 0");
-    *out = (int)v;
-    return 0;
+    long long v;
+    int r = ww_cli_integer(program, opt, s, lo, 1000000000, &v);
+    if (r == 0)
+        *out = (int)v;
+    return r;
 }
 
 static int parse_float(const char *opt, const char *s, float *out)
@@ -71,14 +90,18 @@ static int parse_float(const char *opt, const char *s, float *out)
     return 0;
 }
 
-static int parse_size(const char *opt, const char *s, int *w, int *h)
+/* Training sizes are multiples of 32 (the DPT halves the token grid); validation sizes are any,
+ * since the runner pads. */
+static int parse_size(const char *opt, const char *s, int multiple, int *w, int *h)
 {
     char *end;
     long a = s ? strtol(s, &end, 10) : 0, b = 0;
     if (s && end != s && *end == 'x')
         b = strtol(end + 1, &end, 10);
-    if (!s || *end || a < 32 || b < 32 || a > 16384 || b > 16384 || a % 32 || b % 32)
-        return bad(opt, s, "expected WxH, multiples of 32 pixels");
+    if (!s || *end || a < 32 || b < 32 || a > 16384 || b > 16384 || a % multiple ||
+        b % multiple)
+        return bad(opt, s, multiple > 1 ? "expected WxH, multiples of 32 pixels"
+                                        : "expected WxH, 32..16384 pixels each");
     *w = (int)a;
     *h = (int)b;
     return 0;
@@ -94,6 +117,20 @@ static int parse_task(const char *s, ww_task *t)
         *t = WW_TASK_SEG;
     else
         return bad("--task", s, "expected flow, depth or seg");
+    return 0;
+}
+
+/* "MIN,MAX"; the range itself is ww_augment_check's to judge. */
+static int parse_range(const char *opt, const char *s, float range[2])
+{
+    char *end = NULL;
+    double lo = s ? strtod(s, &end) : 0, hi = 0;
+    if (s && end != s && *end == ',')
+        hi = strtod(end + 1, &end);
+    if (!s || end == s || *end)
+        return bad(opt, s, "expected MIN,MAX");
+    range[0] = (float)lo;
+    range[1] = (float)hi;
     return 0;
 }
 
@@ -117,6 +154,10 @@ typedef struct parsed {
     const char *devices[8];
     int ndevices, bench_steps, lr_set, min_lr_set, warmup_set, window_set, val_size_set;
     const char *csv;
+    int batches;   /* bench-loader */
+    float step_ms; /* bench-loader */
+    int augment_none, no_flip, scale_set, jitter_set;
+    float scale[2], jitter;
 } parsed;
 
 static int parse(int argc, char **argv, int first, parsed *p)
@@ -148,9 +189,9 @@ static int parse(int argc, char **argv, int first, parsed *p)
         } else if (!strcmp(a, "--val-data")) {
             o->val_data = v;
         } else if (!strcmp(a, "--size")) {
-            r = parse_size(a, v, &o->width, &o->height);
+            r = parse_size(a, v, 32, &o->width, &o->height);
         } else if (!strcmp(a, "--val-size")) {
-            r = parse_size(a, v, &o->val_width, &o->val_height);
+            r = parse_size(a, v, 1, &o->val_width, &o->val_height);
             p->val_size_set = 1;
         } else if (!strcmp(a, "--val-samples")) {
             r = parse_int(a, v, 1, &o->val_samples);
@@ -167,7 +208,7 @@ static int parse(int argc, char **argv, int first, parsed *p)
             takes = 0;
         } else if (!strcmp(a, "--crop")) {
             o->mode = WW_MODE_CROP;
-            r = parse_size(a, v, &o->crop_width, &o->crop_height);
+            r = parse_size(a, v, 32, &o->crop_width, &o->crop_height);
         } else if (!strcmp(a, "--steps")) {
             r = parse_int(a, v, 1, &o->steps);
             p->bench_steps = o->steps;
@@ -215,6 +256,25 @@ static int parse(int argc, char **argv, int first, parsed *p)
             r = parse_int(a, v, 1, &o->inject_nan);
         } else if (!strcmp(a, "--csv")) {
             p->csv = v;
+        } else if (!strcmp(a, "--threads")) {
+            r = parse_int(a, v, 0, &o->threads);
+        } else if (!strcmp(a, "--augment")) {
+            if (v && strcmp(v, "default") && strcmp(v, "none"))
+                r = bad(a, v, "expected default or none");
+            p->augment_none = v && !strcmp(v, "none");
+        } else if (!strcmp(a, "--scale")) {
+            r = parse_range(a, v, p->scale);
+            p->scale_set = 1;
+        } else if (!strcmp(a, "--no-flip")) {
+            p->no_flip = 1;
+            takes = 0;
+        } else if (!strcmp(a, "--jitter")) {
+            r = parse_float(a, v, &p->jitter);
+            p->jitter_set = 1;
+        } else if (!strcmp(a, "--batches")) {
+            r = parse_int(a, v, 1, &p->batches);
+        } else if (!strcmp(a, "--step-ms")) {
+            r = parse_float(a, v, &p->step_ms);
         } else {
             return bad(a, NULL, "unknown option (see --help)");
         }
@@ -239,17 +299,42 @@ static int parse(int argc, char **argv, int first, parsed *p)
         o->window_size = ww_default_window_size(gh, gw);
     if (o->mode == WW_MODE_CROP && (o->crop_width > o->width || o->crop_height > o->height))
         return bad("--crop", NULL, "the crop is larger than --size");
+    /* --augment picks the base, the single options change it; the run sets the output size. */
+    o->augment = p->augment_none ? (ww_augment){.scale_min = 1, .scale_max = 1}
+                                 : ww_augment_default(o->task, 0, 0);
+    if (p->scale_set) {
+        o->augment.scale_min = p->scale[0];
+        o->augment.scale_max = p->scale[1];
+    }
+    if (p->no_flip) {
+        o->augment.flip = 0;
+        o->augment.vflip = 0;
+    }
+    if (p->jitter_set) {
+        o->augment.brightness = o->augment.contrast = o->augment.saturation = p->jitter;
+        o->augment.hue = p->jitter / 4;
+    }
+    ww_augment check = o->augment;
+    check.width = check.height = 1;
+    char err[256];
+    if (ww_augment_check(&check, err, sizeof err) != WW_OK) {
+        fprintf(stderr, "winwin-train: %s\n", err);
+        return 2;
+    }
     return 0;
 }
 
 /* "COMMAND IN [-o OUT]", argv[1] being the command; *out stays NULL when not given. 0, or 2 after
  * a message: an extra argument, or IN (and OUT when need_out) missing, which says missing. */
+/* IN [-o OUT] [FLAG]: flag (NULL: none) is an optional switch, *flag_set 1 when given. */
 static int parse_in_out(int argc, char **argv, int need_out, const char *missing,
-                        const char **in, const char **out)
+                        const char *flag, int *flag_set, const char **in, const char **out)
 {
     *in = *out = NULL;
     for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "-o") && i + 1 < argc)
+        if (flag && !strcmp(argv[i], flag))
+            *flag_set = 1;
+        else if (!strcmp(argv[i], "-o") && i + 1 < argc)
             *out = argv[++i];
         else if (!*in)
             *in = argv[i];
@@ -264,7 +349,8 @@ static int parse_in_out(int argc, char **argv, int need_out, const char *missing
 static int cmd_plot(int argc, char **argv)
 {
     const char *in, *out;
-    int r = parse_in_out(argc, argv, 0, "needs a metrics log (METRICS.jsonl)", &in, &out);
+    int r = parse_in_out(argc, argv, 0, "needs a metrics log (METRICS.jsonl)", NULL, NULL, &in,
+                         &out);
     if (r)
         return r;
     char def[1024];
@@ -285,8 +371,10 @@ static int cmd_plot(int argc, char **argv)
 static int cmd_export(int argc, char **argv)
 {
     const char *in, *out;
+    int f16 = 0;
     int r = parse_in_out(argc, argv, 1,
-                         "usage: winwin-train export CHECKPOINT -o MODEL.safetensors", &in, &out);
+                         "usage: winwin-train export CHECKPOINT -o MODEL.safetensors [--f16]",
+                         "--f16", &f16, &in, &out);
     if (r)
         return r;
     char err[1024];
@@ -296,15 +384,18 @@ static int cmd_export(int argc, char **argv)
         fprintf(stderr, "winwin-train export: %s\n", err);
         return 1;
     }
-    ww_model *m;
+    ww_model *m = NULL;
     int status = 0;
-    if (ww_model_load(be, in, &m) != WW_OK || ww_model_save(m, out, NULL, 0, NULL, 0) != WW_OK) {
+    if (ww_model_load(be, in, &m) != WW_OK ||
+        (f16 ? ww_model_save_f16(m, out, NULL, 0) : ww_model_save(m, out, NULL, 0, NULL, 0)) !=
+            WW_OK) {
         fprintf(stderr, "winwin-train export: %s\n", ww_backend_error(be));
         status = 1;
     } else {
-        printf("%s: %lld parameters\n", out, (long long)ww_model_parameters(m));
-        ww_model_destroy(m);
+        printf("%s: %lld parameters%s\n", out, (long long)ww_model_parameters(m),
+               f16 ? ", stored as F16" : "");
     }
+    ww_model_destroy(m);
     ww_backend_destroy(be);
     return status;
 }
@@ -315,9 +406,14 @@ int main(int argc, char **argv)
         return cmd_plot(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "export"))
         return cmd_export(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "synth"))
+        return ww_synth_dump(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "eval"))
+        return ww_train_eval_main(argc, argv);
     int bench = argc >= 2 && !strcmp(argv[1], "bench");
-    parsed p = {0};
-    int r = parse(argc, argv, bench ? 2 : 1, &p);
+    int bench_loader = argc >= 2 && !strcmp(argv[1], "bench-loader");
+    parsed p = {.batches = 16};
+    int r = parse(argc, argv, bench || bench_loader ? 2 : 1, &p);
     if (r) {
         if (argc < 2)
             fputs(usage, stderr);
@@ -335,6 +431,8 @@ int main(int argc, char **argv)
         }
         return ww_train_bench(&p.o, p.devices, p.ndevices, p.bench_steps, p.csv);
     }
+    if (bench_loader)
+        return ww_loader_bench(&p.o, p.batches, p.step_ms);
     char out[256];
     if (!p.o.out_dir) {
         snprintf(out, sizeof out, "runs/%s", ww_task_name(p.o.task));
