@@ -14,6 +14,7 @@ build/tools/winwin-bench ops --csv out/bench-ops.csv "$@" | tee out/bench-ops.tx
 # pass of each default model with its colour picture.
 train=build/training/winwin-train
 infer=build/tools/winwin-infer
+mkdir -p out/inputs
 for task in flow depth seg; do
   "$train" synth --task $task --size 960x540 --count 1 --seed 7357 --classes 12 --out out/inputs \
     >/dev/null
