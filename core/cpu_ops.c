@@ -1136,7 +1136,9 @@ static void channels_forward(const ww_channels_params *p, void *const *ptr, ww_t
 }
 
 /* ---- PREPROCESS ------------------------------------------------------------------------------
- * 8-bit image -> y[3, Hp, Wp] = (rgb / 255 - mean) * inv_std, zero outside width x height. */
+ * 8-bit image -> y[3, Hp, Wp] = (rgb / 255 - mean) * inv_std, zero outside out_w x out_h; rgb is
+ * the source pixel, or at another size the bilinear blend of four (ww.h). The resampling's float
+ * steps are spelled as in shaders/preprocess.comp so that both backends pick the same pixels. */
 typedef struct preprocess_job {
     const ww_preprocess_params *p;
     const uint8_t *src;
@@ -1187,6 +1189,39 @@ static void fetch_rgb(const ww_preprocess_params *p, const uint8_t *src, int64_t
     rgb[2] = clamp255(Y + 2.017232f * U);
 }
 
+/* Along one axis of n source pixels: output index o reads i0 and i1 with weight *f on i1. */
+static void bilinear_axis(int64_t o, float scale, uint32_t n, int64_t *i0, int64_t *i1, float *f)
+{
+    float s = ((float)o + 0.5f) * scale - 0.5f, last = (float)(n - 1);
+    s = s < 0.0f ? 0.0f : s > last ? last : s;
+    *i0 = (int64_t)s;
+    *i1 = *i0 + 1 < (int64_t)n ? *i0 + 1 : *i0;
+    *f = s - (float)*i0;
+}
+
+/* Output pixel (x, y) before normalisation: R, G, B in [0, 255]. */
+static void sample_rgb(const ww_preprocess_params *p, const uint8_t *src, int64_t x, int64_t y,
+                       float rgb[3])
+{
+    if (p->out_w == p->width && p->out_h == p->height) {
+        fetch_rgb(p, src, x, y, rgb);
+        return;
+    }
+    int64_t x0, x1, y0, y1;
+    float fx, fy, p00[3], p01[3], p10[3], p11[3];
+    bilinear_axis(x, p->scale_x, p->width, &x0, &x1, &fx);
+    bilinear_axis(y, p->scale_y, p->height, &y0, &y1, &fy);
+    fetch_rgb(p, src, x0, y0, p00);
+    fetch_rgb(p, src, x1, y0, p01);
+    fetch_rgb(p, src, x0, y1, p10);
+    fetch_rgb(p, src, x1, y1, p11);
+    for (int c = 0; c < 3; c++) {
+        float top = p00[c] + fx * (p01[c] - p00[c]);
+        float bottom = p10[c] + fx * (p11[c] - p10[c]);
+        rgb[c] = top + fy * (bottom - top);
+    }
+}
+
 static void preprocess_rows(const void *ctx, int64_t r0, int64_t r1)
 {
     const preprocess_job *j = ctx;
@@ -1196,9 +1231,9 @@ static void preprocess_rows(const void *ctx, int64_t r0, int64_t r1)
         float *y = j->y + yy * p->Wp;
         for (int64_t xx = 0; xx < p->Wp; xx++) {
             float rgb[3] = {0};
-            int inside = xx < p->width && yy < p->height;
+            int inside = xx < p->out_w && yy < p->out_h;
             if (inside)
-                fetch_rgb(p, j->src, xx, yy, rgb);
+                sample_rgb(p, j->src, xx, yy, rgb);
             for (int c = 0; c < 3; c++)
                 y[c * plane + xx] =
                     inside ? (rgb[c] * (1.0f / 255.0f) - p->mean[c]) * p->inv_std[c] : 0.0f;
@@ -1209,7 +1244,8 @@ static void preprocess_rows(const void *ctx, int64_t r0, int64_t r1)
 static void preprocess_forward(const ww_preprocess_params *p, void *const *ptr, ww_threads *pool)
 {
     preprocess_job j = {p, ptr[0], ptr[1]};
-    ww_parallel_ranges(pool, p->Hp, (int64_t)p->Wp * 24, preprocess_rows, &j);
+    int resampled = p->out_w != p->width || p->out_h != p->height;
+    ww_parallel_ranges(pool, p->Hp, (int64_t)p->Wp * (resampled ? 96 : 24), preprocess_rows, &j);
 }
 
 /* ---- ROWS ------------------------------------------------------------------------------------
@@ -1320,8 +1356,8 @@ static void probe_forward(const ww_probe_params *p, void *const *ptr, ww_threads
 }
 
 /* ---- COLORIZE --------------------------------------------------------------------------------
- * rgba[H, W] packed R | G << 8 | B << 16 | A << 24 from: the flow's Middlebury colour wheel,
- * a scalar through a lookup table, or class ids through a palette (ww.h gives the formulas).
+ * rgba[H, W] packed R | G << 8 | B << 16 | A << 24 from: the flow's Middlebury colour wheel or
+ * HSV, a scalar through a lookup table, or class ids through a palette (ww.h gives the formulas).
  * The float steps are spelled as in shaders/colorize.comp (same products, same order) so that
  * both backends pick the same wheel side and table entry. */
 #define CZ_BLACK 0xff000000u
@@ -1356,6 +1392,13 @@ static void wheel_rgb(uint32_t k, float rgb[3])
     rgb[2] = (float)b;
 }
 
+/* One channel 0..1 as a byte, rounded half up. */
+static uint32_t unit_byte(float col)
+{
+    float byte = floorf(col * 255.0f + 0.5f);
+    return (uint32_t)(byte < 0.0f ? 0.0f : byte > 255.0f ? 255.0f : byte);
+}
+
 static uint32_t flow_pixel(float u, float v, float inv_max)
 {
     if (!isfinite(u) || !isfinite(v))
@@ -1373,10 +1416,32 @@ static uint32_t flow_pixel(float u, float v, float inv_max)
     for (int c = 0; c < 3; c++) {
         float col = ((1.0f - f) * c0[c] + f * c1[c]) * (1.0f / 255.0f);
         col = r2 <= 1.0f ? 1.0f - sqrtf(r2) * (1.0f - col) : col * 0.75f;
-        float byte = floorf(col * 255.0f + 0.5f);
-        px |= (uint32_t)(byte < 0.0f ? 0.0f : byte > 255.0f ? 255.0f : byte) << (8 * c);
+        px |= unit_byte(col) << (8 * c);
     }
     return px;
+}
+
+static uint32_t flow_pixel_hsv(float u, float v, float inv_max)
+{
+    if (!isfinite(u) || !isfinite(v))
+        return CZ_BLACK;
+    float un = u * inv_max, vn = v * inv_max;
+    float r2 = un * un + vn * vn;
+    if (!(r2 > 0.0f)) /* no motion: value 0 whatever the hue (atan2(0, 0) is left undefined) */
+        return CZ_BLACK;
+    float val = fminf(sqrtf(r2), 1.0f);
+    float h = atan2f(v, u) * 0.159154943f;
+    h = h < 0.0f ? h + 1.0f : h;
+    h = h >= 1.0f ? 0.0f : h;
+    float h6 = h * 6.0f;
+    uint32_t i = (uint32_t)h6;
+    i = i > 5 ? 5 : i;
+    float f = h6 - (float)i;
+    float q = val * (1.0f - f), t = val * f;
+    float rgb[6][3] = {{val, t, 0}, {q, val, 0}, {0, val, t},
+                       {0, q, val}, {t, 0, val}, {val, 0, q}};
+    return unit_byte(rgb[i][0]) | unit_byte(rgb[i][1]) << 8 | unit_byte(rgb[i][2]) << 16 |
+           CZ_BLACK;
 }
 
 static void colorize_rows(const void *ctx, int64_t r0, int64_t r1)
@@ -1390,9 +1455,11 @@ static void colorize_rows(const void *ctx, int64_t r0, int64_t r1)
             float u, v;
             switch (p->mode) {
             case WW_COLORIZE_FLOW:
+            case WW_COLORIZE_FLOW_HSV:
                 memcpy(&u, x + xx, sizeof u);
                 memcpy(&v, x + p->x_ps + xx, sizeof v);
-                y[xx] = flow_pixel(u, v, p->a);
+                y[xx] = p->mode == WW_COLORIZE_FLOW ? flow_pixel(u, v, p->a)
+                                                    : flow_pixel_hsv(u, v, p->a);
                 break;
             case WW_COLORIZE_SCALAR: {
                 memcpy(&u, x + xx, sizeof u);
@@ -1415,11 +1482,11 @@ static void colorize_rows(const void *ctx, int64_t r0, int64_t r1)
 
 static void colorize_forward(const ww_colorize_params *p, void *const *ptr, ww_threads *pool)
 {
-    if (p->W == 0 || (p->mode != WW_COLORIZE_FLOW && p->n == 0))
+    int flow = p->mode == WW_COLORIZE_FLOW || p->mode == WW_COLORIZE_FLOW_HSV;
+    if (p->W == 0 || (!flow && p->n == 0))
         return;
     colorize_job j = {p, ptr[0], ptr[1], ptr[2]};
-    ww_parallel_ranges(pool, p->H, (int64_t)p->W * (p->mode == WW_COLORIZE_FLOW ? 64 : 4),
-                    colorize_rows, &j);
+    ww_parallel_ranges(pool, p->H, (int64_t)p->W * (flow ? 64 : 4), colorize_rows, &j);
 }
 
 void ww_cpu_run_node(const ww_node *n, void *const *ptr, ww_threads *pool)

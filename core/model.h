@@ -100,26 +100,51 @@ ww_status ww_model_save(ww_model *m, const char *path, const char *const *meta, 
 ww_status ww_model_save_f16(ww_model *m, const char *path, const char *const *meta,
                             int nmeta_pairs);
 
-/* A runner for width x height frames in `format` (any size: the runner pads to a multiple of 32
- * pixels and crops outputs back). The model must outlive the runner. */
+/* A runner for frames of frame_bytes bytes laid out as *layout (any plane offsets and row
+ * strides, e.g. GStreamer's rows padded to 4 bytes; copied), that runs the model at
+ * infer_width x infer_height (0: the frame's width or height). Each frame is resized to the
+ * inference size on the device by ww_preprocess (bilinear; no resampling when the sizes are
+ * equal), and every output (ww_runner_output, ww_runner_labels, ww_runner_result) has the
+ * inference size (a flow's vectors are in its pixels). Any size works: the runner pads to a
+ * multiple of 32 pixels and crops outputs back. WW_ERR_INVALID, with a message naming the
+ * problem, for a bad layout, a layout that reaches past frame_bytes, or a bad inference size.
+ * The model must outlive the runner; the caller owns *out (ww_runner_destroy). */
+ww_status ww_runner_create_for(ww_model *m, const ww_image_layout *layout, size_t frame_bytes,
+                               int infer_width, int infer_height, ww_runner **out);
+/* ww_runner_create_for tightly packed width x height frames in `format`
+ * (ww_image_layout_packed), run at their own size. */
 ww_status ww_runner_create(ww_model *m, int width, int height, ww_pixel_format format,
                            ww_runner **out);
 void ww_runner_destroy(ww_runner *r);
+/* The size the model runs at, which is the size of every output; either pointer may be NULL. */
+void ww_runner_size_of(const ww_runner *r, int *infer_width, int *infer_height);
 
-/* Feed one frame (bytes laid out as `layout`, which must match the runner's size and format).
- * Monocular models always produce an output; flow produces the flow from the previous frame to
- * this one, so *has_output is 0 for the first frame after creation or ww_runner_reset(). */
+/* Feed one frame: `bytes` bytes laid out as `layout`, which must be the runner's layout exactly
+ * (format, size, plane offsets and row strides) with bytes its frame_bytes; the message says
+ * which differs. Monocular models always produce an output; flow produces the flow from the
+ * previous frame to this one, so *has_output is 0 for the first frame after creation or
+ * ww_runner_reset(). */
 ww_status ww_runner_push(ww_runner *r, const void *pixels, size_t bytes,
                          const ww_image_layout *layout, int *has_output);
 /* Forget the previous frame (flow): the next push starts a new pair. */
 void ww_runner_reset(ww_runner *r);
 
-/* Read the last output, out_channels x height x width floats (cropped). */
+/* Read the last output, out_channels x height x width floats (cropped; the inference size). */
 ww_status ww_runner_output(ww_runner *r, float *dst, size_t count);
 /* Segmentation models: the class of each pixel (the argmax of the logits, ties to the lowest id)
  * and, if conf is not NULL, its softmax probability; height x width each (cropped). Computed on
  * the device with the rest of the frame. */
 ww_status ww_runner_labels(ww_runner *r, uint32_t *ids, float *conf, size_t count);
+/* A device-side view of the last result, for clients that keep working on the device (colorize
+ * without reading back): what = "output": F32 [C, H, W], ne = {W, H, C, 1},
+ * nb = {1, Wp, Wp * Hp, Wp * Hp * C}, the H x W corner of the output padded to Wp x Hp (rows
+ * and planes strided; the first two planes of a flow, as a view, go to ww_colorize_flow, one
+ * plane to ww_colorize_scalar); segmentation models also "labels": U32 [H, W] class ids (for
+ * ww_colorize_labels) and "conf": F32 [H, W] their probabilities, same strides. H x W is the
+ * inference size. The tensor is a view into the runner's memory, which the runner owns: valid
+ * until the next push or destroy, and not to be written. WW_ERR_INVALID with a message
+ * when there is no output yet or the model has no result by that name. */
+ww_status ww_runner_result(ww_runner *r, const char *what, ww_tensor *out);
 /* Read a named activation of the last run (for parity tests and debugging): "input1", "enc1",
  * "enc2", "dec", "hook0".."hook3", "act0".."act3", "path4".."path1", "head" (uncropped). The
  * element count must match. */

@@ -620,13 +620,21 @@ size_t ww_image_layout_packed(ww_pixel_format f, int w, int h, ww_image_layout *
     }
 }
 
-/* Bytes the layout reaches past src element 0: the end of the last row of each plane. */
+/* Bytes per pixel of plane 0: the packed pixels, or the luma. */
+static const int luma_bpp[WW_FMT_COUNT] = {4, 4, 4, 4, 3, 3, 1, 1};
+
+int ww_pixel_format_planes(ww_pixel_format f)
+{
+    return f == WW_FMT_NV12 ? 2 : f == WW_FMT_I420 ? 3 : 1;
+}
+
+/* Bytes the layout reaches past src element 0: the end of the last row of each plane. The
+ * layout's numbers are bounded first (ww_image_layout_check), so nothing here overflows. */
 static size_t layout_extent(const ww_image_layout *l)
 {
-    static const int bpp[WW_FMT_COUNT] = {4, 4, 4, 4, 3, 3, 1, 1};
     size_t w = (size_t)l->width, h = (size_t)l->height;
-    size_t end = l->offset[0] + (h - 1) * l->stride[0] + w * (size_t)bpp[l->format];
-    int planes = l->format == WW_FMT_NV12 ? 2 : l->format == WW_FMT_I420 ? 3 : 1;
+    size_t end = l->offset[0] + (h - 1) * l->stride[0] + w * (size_t)luma_bpp[l->format];
+    int planes = ww_pixel_format_planes(l->format);
     size_t cw = (w + 1) / 2, ch = (h + 1) / 2;
     for (int p = 1; p < planes; p++) {
         size_t row = l->format == WW_FMT_NV12 ? cw * 2 : cw;
@@ -637,8 +645,46 @@ static size_t layout_extent(const ww_image_layout *l)
     return end;
 }
 
+ww_status ww_image_layout_check(ww_backend *be, const char *who, const ww_image_layout *l,
+                                size_t bytes, const char *holder)
+{
+    if (!l || (unsigned)l->format >= WW_FMT_COUNT || l->width < 1 || l->height < 1 ||
+        l->width > 65536 || l->height > 65536)
+        return ww_set_error(be, WW_ERR_INVALID, "%s: bad image layout (format %d, %dx%d)", who,
+                            l ? (int)l->format : -1, l ? l->width : 0, l ? l->height : 0);
+    const char *fmt = ww_pixel_format_name(l->format);
+    int planes = ww_pixel_format_planes(l->format);
+    size_t cw = ((size_t)l->width + 1) / 2;
+    for (int p = 0; p < planes; p++) {
+        size_t row = p == 0 ? (size_t)l->width * (size_t)luma_bpp[l->format]
+                     : l->format == WW_FMT_NV12 ? 2 * cw
+                                                : cw;
+        /* 32-bit byte offsets reach the shader; bounding them here also keeps the extent's
+         * arithmetic far from overflow */
+        if (l->offset[p] > UINT32_MAX || l->stride[p] > UINT32_MAX)
+            return ww_set_error(be, WW_ERR_INVALID,
+                                "%s: %s plane %d offset %zu / row stride %zu beyond 4 GiB", who,
+                                fmt, p, l->offset[p], l->stride[p]);
+        if (l->stride[p] < row)
+            return ww_set_error(be, WW_ERR_INVALID,
+                                "%s: %s plane %d row stride %zu < %zu bytes of a %d pixel row",
+                                who, fmt, p, l->stride[p], row, l->width);
+    }
+    size_t extent = layout_extent(l);
+    if (extent > bytes)
+        return ww_set_error(be, WW_ERR_INVALID,
+                            "%s: a %dx%d %s image reaches byte %zu, %s holds %zu", who, l->width,
+                            l->height, fmt, extent, holder, bytes);
+    if (extent > UINT32_MAX)
+        return ww_set_error(be, WW_ERR_INVALID,
+                            "%s: a %dx%d %s image reaches byte %zu, beyond 4 GiB", who, l->width,
+                            l->height, fmt, extent);
+    return WW_OK;
+}
+
 ww_status ww_preprocess(ww_seq *s, const ww_tensor *src, const ww_image_layout *l,
-                        const float mean[3], const float std[3], const ww_tensor *y)
+                        int out_width, int out_height, const float mean[3], const float std[3],
+                        const ww_tensor *y)
 {
     const char *op = "preprocess";
     static const float imagenet_mean[3] = {0.485f, 0.456f, 0.406f};
@@ -647,28 +693,26 @@ ww_status ww_preprocess(ww_seq *s, const ww_tensor *src, const ww_image_layout *
     WW_TRY(ww_op_check(s, op, "y", y, WW_F32, 0));
     WW_TRY(ww_op_contiguous(s, op, "src", src));
     WW_TRY(ww_op_contiguous(s, op, "y", y));
-    if (!l || (unsigned)l->format >= WW_FMT_COUNT || l->width < 1 || l->height < 1)
-        return ww_set_error(s->be, WW_ERR_INVALID, "preprocess: bad image layout");
-    static const int min_stride[WW_FMT_COUNT] = {4, 4, 4, 4, 3, 3, 1, 1};
-    if (l->stride[0] < (size_t)l->width * (size_t)min_stride[l->format])
-        return ww_set_error(s->be, WW_ERR_INVALID, "preprocess: %s row stride %zu < width %d",
-                            ww_pixel_format_name(l->format), l->stride[0], l->width);
-    size_t extent = layout_extent(l);
-    if (extent > (size_t)ww_tensor_nelements(src) || extent > UINT32_MAX)
+    WW_TRY(ww_image_layout_check(s->be, op, l, (size_t)ww_tensor_nelements(src), "the source"));
+    if (out_width < 1 || out_height < 1 || out_width > 65536 || out_height > 65536)
         return ww_set_error(s->be, WW_ERR_INVALID,
-                            "preprocess: a %dx%d %s image reaches byte %zu, the source holds %lld",
-                            l->width, l->height, ww_pixel_format_name(l->format), extent,
-                            (long long)ww_tensor_nelements(src));
+                            "preprocess: output size %dx%d is not within 1..65536", out_width,
+                            out_height);
     int64_t Wp = y->ne[0], Hp = y->ne[1];
-    if (y->ne[2] != 3 || y->ne[3] != 1 || Wp < l->width || Hp < l->height)
+    if (y->ne[2] != 3 || y->ne[3] != 1 || Wp < out_width || Hp < out_height)
         return ww_set_error(s->be, WW_ERR_INVALID,
-                            "preprocess: output must be [1, 3, Hp >= %d, Wp >= %d]", l->height,
-                            l->width);
+                            "preprocess: output must be [1, 3, Hp >= %d, Wp >= %d], is [%lld, "
+                            "%lld, %lld, %lld]", out_height, out_width, (long long)y->ne[3],
+                            (long long)y->ne[2], (long long)Hp, (long long)Wp);
     ww_node n = {.op = WW_OP_PREPROCESS};
     ww_preprocess_params *p = &n.p.preprocess;
     p->format = (uint32_t)l->format;
     p->width = (uint32_t)l->width;
     p->height = (uint32_t)l->height;
+    p->out_w = (uint32_t)out_width;
+    p->out_h = (uint32_t)out_height;
+    p->scale_x = (float)((double)l->width / out_width);
+    p->scale_y = (float)((double)l->height / out_height);
     for (int i = 0; i < 3; i++) {
         p->plane_off[i] = (uint32_t)l->offset[i];
         p->plane_stride[i] = (uint32_t)l->stride[i];
@@ -741,8 +785,8 @@ static ww_status colorize(ww_seq *s, const char *op, uint32_t mode, const ww_ten
                           ww_dtype xtype, int64_t planes, const char *table_name,
                           const ww_tensor *table, const ww_tensor *rgba, ww_node *n)
 {
-    WW_TRY(ww_op_check(s, op, mode == WW_COLORIZE_FLOW ? "flow" : mode == WW_COLORIZE_LABELS ? "ids" : "x",
-              x, xtype, 0));
+    WW_TRY(ww_op_check(s, op, planes == 2 ? "flow" : mode == WW_COLORIZE_LABELS ? "ids" : "x", x,
+                       xtype, 0));
     WW_TRY(ww_op_check(s, op, "rgba", rgba, WW_U32, 0));
     if (table_name) {
         WW_TRY(ww_op_check(s, op, table_name, table, WW_U32, 0));
@@ -775,10 +819,15 @@ static ww_status colorize(ww_seq *s, const char *op, uint32_t mode, const ww_ten
 }
 
 ww_status ww_colorize_flow(ww_seq *s, const ww_tensor *flow, float max_flow,
-                           const ww_tensor *rgba)
+                           ww_flow_colors colors, const ww_tensor *rgba)
 {
     ww_node n;
-    WW_TRY(colorize(s, "colorize_flow", WW_COLORIZE_FLOW, flow, WW_F32, 2, NULL, NULL, rgba, &n));
+    if (colors != WW_FLOW_MIDDLEBURY && colors != WW_FLOW_HSV)
+        return ww_set_error(s->be, WW_ERR_INVALID, "colorize_flow: unknown colour scheme %d",
+                            (int)colors);
+    WW_TRY(colorize(s, "colorize_flow",
+                    colors == WW_FLOW_HSV ? WW_COLORIZE_FLOW_HSV : WW_COLORIZE_FLOW, flow, WW_F32,
+                    2, NULL, NULL, rgba, &n));
     float inv = (float)(1.0 / (double)max_flow);
     if (!(max_flow > 0.0f) || !isfinite(max_flow) || !isfinite(inv) || !(inv > 0.0f))
         return ww_set_error(s->be, WW_ERR_INVALID,

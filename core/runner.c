@@ -15,8 +15,8 @@ struct ww_runner {
     ww_model *m;
     ww_backend *be;
     ww_arena *arena;
-    int W, H, Wp, Hp, gw, gh, N;
-    ww_image_layout layout;
+    int W, H, Wp, Hp, gw, gh, N; /* W x H: the inference size, padded to Wp x Hp */
+    ww_image_layout layout;      /* frames as pushed, resized to W x H by the preprocess */
     size_t src_bytes;
     int binocular;
     ww_tensor src[2], img[2], enc_out[2];
@@ -130,7 +130,7 @@ static ww_status record_encoder(ww_runner *r, ww_seq *s, int slot)
     const ww_model_config *c = &m->cfg;
     int64_t N = r->N, D = c->enc_dim, P = c->patch;
     ww_tensor img = map(&r->img[slot], 3, r->Hp, r->Wp);
-    WW_TRY(ww_preprocess(s, &r->src[slot], &r->layout, c->mean, c->std, &img));
+    WW_TRY(ww_preprocess(s, &r->src[slot], &r->layout, r->W, r->H, c->mean, c->std, &img));
     ww_tensor patches = mat(&r->patches, N, 3 * P * P), x = mat(&r->x, N, D);
     ww_tensor w = mat(&m->patch.w, D, 3 * P * P);
     WW_TRY(ww_patchify(s, &img, (int)P, &patches));
@@ -346,30 +346,30 @@ static ww_status plan(ww_runner *r)
     return WW_OK;
 }
 
-ww_status ww_runner_create(ww_model *m, int width, int height, ww_pixel_format format,
-                           ww_runner **out)
+ww_status ww_runner_create_for(ww_model *m, const ww_image_layout *layout, size_t frame_bytes,
+                               int infer_width, int infer_height, ww_runner **out)
 {
     *out = NULL;
-    ww_image_layout layout;
-    size_t bytes = ww_image_layout_packed(format, width, height, &layout);
-    if (!bytes)
-        return ww_set_error(m->be, WW_ERR_INVALID, "runner: cannot run %dx%d %s frames", width,
-                            height, ww_pixel_format_name(format));
+    WW_TRY(ww_image_layout_check(m->be, "runner", layout, frame_bytes, "the frame (frame_bytes)"));
+    if (infer_width < 0 || infer_height < 0 || infer_width > 65536 || infer_height > 65536)
+        return ww_set_error(m->be, WW_ERR_INVALID,
+                            "runner: inference size %dx%d is not within 1..65536 (0: the frame's)",
+                            infer_width, infer_height);
     ww_runner *r = calloc(1, sizeof *r);
     if (!r)
         return ww_set_error(m->be, WW_ERR_OUT_OF_MEMORY, "runner: out of host memory");
     r->m = m;
     r->be = m->be;
-    r->W = width;
-    r->H = height;
+    r->W = infer_width ? infer_width : layout->width;
+    r->H = infer_height ? infer_height : layout->height;
     /* The token grid must be even (the DPT goes down by 2 and back up): pad to 32 pixels. */
-    r->Wp = (width + 31) / 32 * 32;
-    r->Hp = (height + 31) / 32 * 32;
+    r->Wp = (r->W + 31) / 32 * 32;
+    r->Hp = (r->H + 31) / 32 * 32;
     r->gw = r->Wp / m->cfg.patch;
     r->gh = r->Hp / m->cfg.patch;
     r->N = r->gw * r->gh;
-    r->layout = layout;
-    r->src_bytes = bytes;
+    r->layout = *layout;
+    r->src_bytes = frame_bytes;
     r->binocular = m->cfg.dec_depth > 0;
     ww_status st = ww_arena_create(m->be, 0, &r->arena);
     if (st == WW_OK)
@@ -380,6 +380,26 @@ ww_status ww_runner_create(ww_model *m, int width, int height, ww_pixel_format f
     }
     *out = r;
     return WW_OK;
+}
+
+ww_status ww_runner_create(ww_model *m, int width, int height, ww_pixel_format format,
+                           ww_runner **out)
+{
+    *out = NULL;
+    ww_image_layout layout;
+    size_t bytes = ww_image_layout_packed(format, width, height, &layout);
+    if (!bytes)
+        return ww_set_error(m->be, WW_ERR_INVALID, "runner: cannot run %dx%d %s frames", width,
+                            height, ww_pixel_format_name(format));
+    return ww_runner_create_for(m, &layout, bytes, 0, 0, out);
+}
+
+void ww_runner_size_of(const ww_runner *r, int *infer_width, int *infer_height)
+{
+    if (infer_width)
+        *infer_width = r->W;
+    if (infer_height)
+        *infer_height = r->H;
 }
 
 void ww_runner_destroy(ww_runner *r)
@@ -404,18 +424,24 @@ ww_status ww_runner_push(ww_runner *r, const void *pixels, size_t bytes,
                          const ww_image_layout *layout, int *has_output)
 {
     *has_output = 0;
-    if (!layout || layout->format != r->layout.format || layout->width != r->W ||
-        layout->height != r->H)
+    const ww_image_layout *want = &r->layout;
+    const char *fmt = ww_pixel_format_name(want->format);
+    if (!layout || layout->format != want->format || layout->width != want->width ||
+        layout->height != want->height)
         return ww_set_error(r->be, WW_ERR_INVALID,
-                            "runner: frame layout differs from the runner's %dx%d %s", r->W, r->H,
-                            ww_pixel_format_name(r->layout.format));
-    int packed = bytes == r->src_bytes;
-    for (int p = 0; p < 3; p++)
-        packed &= layout->offset[p] == r->layout.offset[p] && layout->stride[p] == r->layout.stride[p];
-    if (!packed)
+                            "runner: frame layout differs from the runner's %dx%d %s", want->width,
+                            want->height, fmt);
+    for (int p = 0; p < ww_pixel_format_planes(want->format); p++)
+        if (layout->offset[p] != want->offset[p] || layout->stride[p] != want->stride[p])
+            return ww_set_error(r->be, WW_ERR_INVALID,
+                                "runner: frame plane %d at offset %zu with row stride %zu, the "
+                                "runner's %dx%d %s layout has offset %zu, stride %zu", p,
+                                layout->offset[p], layout->stride[p], want->width, want->height,
+                                fmt, want->offset[p], want->stride[p]);
+    if (bytes != r->src_bytes)
         return ww_set_error(r->be, WW_ERR_INVALID,
-                            "runner: frames must be tightly packed (%zu bytes for %dx%d %s)",
-                            r->src_bytes, r->W, r->H, ww_pixel_format_name(r->layout.format));
+                            "runner: frame of %zu bytes, the runner takes %dx%d %s frames of "
+                            "%zu bytes", bytes, want->width, want->height, fmt, r->src_bytes);
     int slot = r->binocular && r->have_prev ? r->cur ^ 1 : r->cur;
     WW_TRY(ww_tensor_write(r->be, &r->src[slot], pixels, bytes));
     WW_TRY(ww_seq_run(r->enc_seq[slot]));
@@ -516,10 +542,16 @@ static ww_status read_cropped(ww_runner *r, const ww_tensor *t, int planes, void
     return WW_OK;
 }
 
-static ww_status check_output(ww_runner *r, size_t want, size_t count, const char *what)
+static ww_status need_output(ww_runner *r)
 {
     if (!r->have_output)
         return ww_set_error(r->be, WW_ERR_INVALID, "runner: no output yet (flow needs two frames)");
+    return WW_OK;
+}
+
+static ww_status check_output(ww_runner *r, size_t want, size_t count, const char *what)
+{
+    WW_TRY(need_output(r));
     if (count != want)
         return ww_set_error(r->be, WW_ERR_INVALID, "runner: %s holds %zu values, not %zu", what,
                             want, count);
@@ -541,6 +573,28 @@ ww_status ww_runner_labels(ww_runner *r, uint32_t *ids, float *conf, size_t coun
     WW_TRY(check_output(r, (size_t)r->H * (size_t)r->W, count, "the label map"));
     WW_TRY(read_cropped(r, &r->ids, 1, ids));
     return conf ? read_cropped(r, &r->conf, 1, conf) : WW_OK;
+}
+
+ww_status ww_runner_result(ww_runner *r, const char *what, ww_tensor *out)
+{
+    memset(out, 0, sizeof *out);
+    int seg = r->m->cfg.semseg;
+    const ww_tensor *t = !what                            ? NULL
+                         : !strcmp(what, "output")        ? &r->out
+                         : seg && !strcmp(what, "labels") ? &r->ids
+                         : seg && !strcmp(what, "conf")   ? &r->conf
+                                                          : NULL;
+    if (!t)
+        return ww_set_error(r->be, WW_ERR_INVALID,
+                            "runner: no result '%s' for a %s model (\"output\"%s)",
+                            what ? what : "(null)", ww_task_name(r->m->cfg.task),
+                            seg ? ", \"labels\", \"conf\"" : "");
+    WW_TRY(need_output(r));
+    /* The W x H corner of the padded [planes, Hp, Wp] map, in place. */
+    int64_t planes = t == &r->out ? r->m->cfg.out_channels : 1, plane = (int64_t)r->Hp * r->Wp;
+    int64_t ne[4] = {r->W, r->H, planes, 1}, nb[4] = {1, r->Wp, plane, plane * planes};
+    *out = ww_tensor_view(t, 0, ne, nb);
+    return WW_OK;
 }
 
 ww_status ww_runner_print_profile(ww_runner *r, void *f)

@@ -218,7 +218,7 @@ ww_status ww_vk_plan_pointwise(const ww_node *n, const ww_vk_caps *caps, ww_vk_d
 
     case WW_OP_COLORIZE: {
         const ww_colorize_params *p = &n->p.colorize;
-        if (p->mode > WW_COLORIZE_LABELS)
+        if (p->mode > WW_COLORIZE_FLOW_HSV)
             return fail(err, errlen, WW_ERR_INVALID, "unknown colorize mode %u", p->mode);
         return plan_items(WW_SHADER_COLORIZE, (uint64_t)p->H * p->W, caps, d, err, errlen);
     }

@@ -292,11 +292,23 @@ size_t ww_image_layout_packed(ww_pixel_format f, int w, int h, ww_image_layout *
 const char *ww_pixel_format_name(ww_pixel_format f);
 
 /* Convert an 8-bit image held in src (U8, contiguous, at least as many bytes as the layout
- * reaches) to normalised planar RGB: y [1, 3, Hp, Wp] with y = (v / 255 - mean) / std, pixels at
- * x >= width or y >= height set to 0 (padding to the patch grid). YUV is BT.601 limited range.
- * mean and std may be NULL for the ImageNet statistics. */
+ * reaches) to normalised planar RGB at out_width x out_height: y [1, 3, Hp, Wp] with
+ * Hp >= out_height, Wp >= out_width; pixels at x < out_width, y < out_height receive
+ * (v / 255 - mean) / std, the others 0 (padding to the patch grid). YUV is BT.601 limited range,
+ * each pixel with the chroma sample of its 2x2 block. mean and std may be NULL for the ImageNet
+ * statistics.
+ * When out_width x out_height is the layout's size, v is the pixel itself. Otherwise the image is
+ * resampled bilinearly with half-pixel centres (OpenCV's INTER_LINEAR, PyTorch's interpolate with
+ * align_corners = False and no antialiasing): with sx = (x + 0.5) * s_x - 0.5 where
+ * s_x = width / out_width rounded to float once, and sy likewise, both clamped to
+ * [0, width - 1] and [0, height - 1], x0 = floor(sx), x1 = min(x0 + 1, width - 1),
+ * fx = sx - x0 (y0, y1, fy likewise), each of the four source pixels is converted to R, G, B
+ * (0..255) first, then blended as top = p00 + fx (p01 - p00), bottom = p10 + fx (p11 - p10),
+ * v = top + fy (bottom - top), and v is normalised. A downscale averages only those four pixels
+ * (no antialiasing filter). */
 ww_status ww_preprocess(ww_seq *s, const ww_tensor *src, const ww_image_layout *layout,
-                        const float mean[3], const float std[3], const ww_tensor *y);
+                        int out_width, int out_height, const float mean[3], const float std[3],
+                        const ww_tensor *y);
 
 /* Token subsets (the Win-Win windows). idx is U32 [B or 1, n].
  * gather: y [B, n, D] = x [B, N, D] rows idx. scatter: y [B, N, D] rows idx = x [B, n, D]
@@ -488,16 +500,26 @@ const uint8_t *ww_palette_cityscapes(int *n);
  * triplets: the palette of ww_colorize_labels. */
 ww_status ww_palette_table(ww_arena *a, const uint8_t *rgb, int n, ww_tensor *palette);
 
-/* Optical flow as the Middlebury colour wheel: flow F32 [2, H, W] (u plane, then v plane).
- * 55 colours (RY 15, YG 6, GC 4, CB 11, BM 13, MR 6); rad = |f| / max_flow (computed as
- * |f * (1 / max_flow)|), a = atan2(-v, -u) / pi (v = 0 with u >= 0 counts as a = -1, whatever
- * the sign of the zero), fk = (a + 1) / 2 * 54, k0 = floor(fk), k1 = (k0 + 1) % 55,
- * f = fk - k0, col = ((1 - f) * wheel[k0] + f * wheel[k1]) / 255 per channel; rad <= 1:
- * col = 1 - rad * (1 - col) (zero motion is white), beyond: col * 0.75; byte = round(255 * col).
- * A non-finite u or v gives black. max_flow must be finite and > 0 (1 / max_flow a finite
- * float). */
+/* How ww_colorize_flow colours a motion. */
+typedef enum ww_flow_colors { WW_FLOW_MIDDLEBURY = 0, WW_FLOW_HSV } ww_flow_colors;
+
+/* Optical flow as colours: flow F32 [2, H, W] (u plane, then v plane; +u right, +v down). Both
+ * schemes compute un = u * (1 / max_flow), vn = v * (1 / max_flow) and rad = sqrt(un^2 + vn^2),
+ * and write byte = round(255 * col) per channel. A non-finite u or v gives black. max_flow must
+ * be finite and > 0 (1 / max_flow a finite float).
+ * WW_FLOW_MIDDLEBURY, the Middlebury colour wheel: 55 colours (RY 15, YG 6, GC 4, CB 11, BM 13,
+ * MR 6); a = atan2(-v, -u) / pi (v = 0 with u >= 0 counts as a = -1, whatever the sign of the
+ * zero), fk = (a + 1) / 2 * 54, k0 = floor(fk), k1 = (k0 + 1) % 55, f = fk - k0,
+ * col = ((1 - f) * wheel[k0] + f * wheel[k1]) / 255 per channel; rad <= 1:
+ * col = 1 - rad * (1 - col) (zero motion is white), beyond: col * 0.75.
+ * WW_FLOW_HSV, hue for the direction and brightness for the speed (as NVIDIA's nvofvisual;
+ * zero motion is black): h = atan2(v, u) / (2 pi), plus 1 when negative, and 0 when that gives
+ * 1 (u > 0, v = 0 is h = 0, red; +v is 0.25, yellow-green; -u 0.5, cyan; -v 0.75, violet);
+ * saturation 1; value V = min(1, rad). With h6 = 6 h, i = floor(h6), f = h6 - i,
+ * q = V (1 - f), t = V f: (R, G, B) = (V, t, 0), (q, V, 0), (0, V, t), (0, q, V), (t, 0, V),
+ * (V, 0, q) for i = 0 .. 5. rad = 0 is black (h does not matter). */
 ww_status ww_colorize_flow(ww_seq *s, const ww_tensor *flow, float max_flow,
-                           const ww_tensor *rgba);
+                           ww_flow_colors colors, const ww_tensor *rgba);
 /* A scalar field through a colour lookup table: x F32 [H, W], lut U32 [n] packed RGBA words
  * (ww_colormap_table: n = 256). t = clamp((x - lo) / (hi - lo), 0, 1) (computed as
  * (x - lo) * (n / (hi - lo))), entry min(floor(t * n), n - 1) (matplotlib's indexing).

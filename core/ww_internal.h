@@ -156,6 +156,15 @@ ww_status ww_op_shape(ww_seq *s, const char *op, const char *name, const ww_tens
 /* Binding i of node n: the tensor (NULL or absent: an unbound optional) and its byte range. */
 void ww_op_bind(ww_node *n, int i, const ww_tensor *t, int written);
 
+/* Planes of a pixel format: 1 (packed RGB(A)), 2 (NV12) or 3 (I420). */
+int ww_pixel_format_planes(ww_pixel_format f);
+/* Check that l describes an image ww_preprocess can read (a known format, 1..65536 pixels a
+ * side, row strides that hold a row, offsets and strides below 4 GiB) and that every plane ends
+ * within `bytes` bytes. Otherwise sets be's error, "WHO: PROBLEM" with the byte counts named as
+ * "HOLDER holds N" ("the source", "the frame"), and returns WW_ERR_INVALID. */
+ww_status ww_image_layout_check(ww_backend *be, const char *who, const ww_image_layout *l,
+                                size_t bytes, const char *holder);
+
 /* Append a node (copied) to a sequence; checks that bindings stay inside their buffers. */
 ww_status ww_seq_append(ww_seq *s, const ww_node *n);
 

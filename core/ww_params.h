@@ -103,9 +103,11 @@ typedef struct ww_channels_params {
 /* Bindings: src (U8 bytes, read as 32-bit words by the shader), y */
 typedef struct ww_preprocess_params {
     uint32_t off[WW_MAX_BINDINGS]; /* for a U8 tensor an element offset is a byte offset */
-    uint32_t format, width, height;
+    uint32_t format, width, height; /* the source image */
     uint32_t plane_off[3], plane_stride[3]; /* bytes, plane_off relative to src element 0 */
     uint32_t Wp, Hp;
+    uint32_t out_w, out_h;  /* the resampled image in y's corner */
+    float scale_x, scale_y; /* width / out_w, height / out_h, rounded once on the host */
     float mean[3], inv_std[3];
 } ww_preprocess_params;
 
@@ -124,7 +126,12 @@ typedef struct ww_probe_params {
     uint32_t n, iters;
 } ww_probe_params;
 
-enum { WW_COLORIZE_FLOW = 0, WW_COLORIZE_SCALAR = 1, WW_COLORIZE_LABELS = 2 };
+enum {
+    WW_COLORIZE_FLOW = 0, /* Middlebury wheel */
+    WW_COLORIZE_SCALAR = 1,
+    WW_COLORIZE_LABELS = 2,
+    WW_COLORIZE_FLOW_HSV = 3
+};
 /* Bindings: x (flow F32 [2, H, W], scalar F32 [H, W] or ids U32 [H, W]; read as 32-bit words by
  * the shader), table (scalar: lut, labels: palette, U32 [n]; flow: absent), rgba (U32 [H, W]) */
 typedef struct ww_colorize_params {

@@ -3,6 +3,7 @@
 // output pixel, consecutive invocations along x; rgba [H, W] with row stride y_rs.
 // mode 0 (FLOW): x = flow [2, H, W] (u plane, v plane x_ps words later), Middlebury wheel with
 //   a = 1 / max_flow.
+// mode 3 (FLOW_HSV): the same flow, hue from the direction, value min(1, |f| a) (ww.h).
 // mode 1 (SCALAR): x [H, W] floats, entry min(floor((x - a) * b), n - 1) of table (b = n / range).
 // mode 2 (LABELS): x [H, W] ids, table[id] if id < n.
 // Non-finite inputs and ids >= n give opaque black. The float steps follow the CPU kernel
@@ -48,6 +49,12 @@ vec3 wheel_rgb(uint k) {
     return vec3(float(r), float(g), float(b));
 }
 
+// Channels 0..1 as bytes, rounded half up, with opaque alpha.
+uint pack_rgb(vec3 col) {
+    uvec3 c = uvec3(clamp(floor(col * 255.0 + 0.5), 0.0, 255.0));
+    return c.r | (c.g << 8) | (c.b << 16) | BLACK;
+}
+
 uint flow_pixel(uint uw, uint vw) {
     if (!finite_bits(uw) || !finite_bits(vw))
         return BLACK;
@@ -62,8 +69,33 @@ uint flow_pixel(uint uw, uint vw) {
     float f = fk - float(k0);
     vec3 col = ((1.0 - f) * wheel_rgb(k0) + f * wheel_rgb(k1)) * (1.0 / 255.0);
     col = r2 <= 1.0 ? 1.0 - sqrt(r2) * (1.0 - col) : col * 0.75;
-    uvec3 c = uvec3(clamp(floor(col * 255.0 + 0.5), 0.0, 255.0));
-    return c.r | (c.g << 8) | (c.b << 16) | BLACK;
+    return pack_rgb(col);
+}
+
+uint flow_pixel_hsv(uint uw, uint vw) {
+    if (!finite_bits(uw) || !finite_bits(vw))
+        return BLACK;
+    float u = uintBitsToFloat(uw), v = uintBitsToFloat(vw);
+    precise float un = u * pc.a;
+    precise float vn = v * pc.a;
+    precise float r2 = un * un + vn * vn;
+    if (!(r2 > 0.0)) // no motion: value 0 whatever the hue (atan(0, 0) is undefined)
+        return BLACK;
+    float val = min(sqrt(r2), 1.0);
+    float h = atan(v, u) * 0.159154943;
+    h = h < 0.0 ? h + 1.0 : h;
+    h = h >= 1.0 ? 0.0 : h;
+    precise float h6 = h * 6.0;
+    uint i = min(uint(h6), 5u);
+    precise float f = h6 - float(i);
+    float q = val * (1.0 - f), t = val * f;
+    vec3 col = i == 0u ? vec3(val, t, 0.0)
+             : i == 1u ? vec3(q, val, 0.0)
+             : i == 2u ? vec3(0.0, val, t)
+             : i == 3u ? vec3(0.0, q, val)
+             : i == 4u ? vec3(t, 0.0, val)
+                       : vec3(val, 0.0, q);
+    return pack_rgb(col);
 }
 
 void main() {
@@ -78,6 +110,8 @@ void main() {
     uint out_px;
     if (pc.mode == 0u) {
         out_px = flow_pixel(x[xi], x[xi + pc.x_ps]);
+    } else if (pc.mode == 3u) {
+        out_px = flow_pixel_hsv(x[xi], x[xi + pc.x_ps]);
     } else if (pc.mode == 1u) {
         uint w = x[xi];
         if (!finite_bits(w) || pc.n == 0u) {

@@ -197,6 +197,373 @@ static void test_flow_reuse(const char *dev)
     ww_model_destroy(m);
 }
 
+/* ---- Frame layouts, inference sizes, device-side results ------------------------------------- */
+
+static ww_model *load_tiny(ww_backend *be, const char *task)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tiny_%s.safetensors", test_fixtures_dir(), task);
+    ww_model *m = NULL;
+    return TEST_OK(be, ww_model_load(be, path, &m)) ? m : NULL;
+}
+
+static uint8_t *random_bytes(test_rng *r, size_t n)
+{
+    uint8_t *b = test_malloc(n);
+    for (size_t i = 0; i < n; i++)
+        b[i] = (uint8_t)test_rng_below(r, 256);
+    return b;
+}
+
+/* Bytes per row of plane p of layout l, and its rows. */
+static size_t plane_row(const ww_image_layout *l, int p, int *rows)
+{
+    size_t w = (size_t)l->width, cw = (w + 1) / 2;
+    int yuv = l->format == WW_FMT_NV12 || l->format == WW_FMT_I420;
+    *rows = p == 0 ? l->height : (l->height + 1) / 2;
+    if (p == 0)
+        return w * (yuv ? 1 : l->format == WW_FMT_RGB || l->format == WW_FMT_BGR ? 3 : 4);
+    return l->format == WW_FMT_NV12 ? 2 * cw : cw;
+}
+
+/* A GStreamer-style layout of l's image: every row padded to 4 bytes, planes one after the
+ * other; its size. */
+static size_t gst_layout(const ww_image_layout *l, ww_image_layout *out)
+{
+    *out = *l;
+    size_t at = 0;
+    int planes = l->format == WW_FMT_NV12 ? 2 : l->format == WW_FMT_I420 ? 3 : 1;
+    for (int p = 0; p < planes; p++) {
+        int rows;
+        size_t row = plane_row(l, p, &rows);
+        out->offset[p] = at;
+        out->stride[p] = (row + 3) / 4 * 4;
+        at += out->stride[p] * (size_t)rows;
+    }
+    return at;
+}
+
+/* The packed frame src (layout from) copied into layout to; the padding keeps its bytes. */
+static void relayout(const uint8_t *src, const ww_image_layout *from, uint8_t *dst,
+                     const ww_image_layout *to)
+{
+    int planes = from->format == WW_FMT_NV12 ? 2 : from->format == WW_FMT_I420 ? 3 : 1;
+    for (int p = 0; p < planes; p++) {
+        int rows;
+        size_t row = plane_row(from, p, &rows);
+        for (int y = 0; y < rows; y++)
+            memcpy(dst + to->offset[p] + (size_t)y * to->stride[p],
+                   src + from->offset[p] + (size_t)y * from->stride[p], row);
+    }
+}
+
+/* Push frames[0 .. n-1] (all in layout l, `bytes` each); 1 when the last push has an output. */
+static int push_all(ww_backend *be, ww_runner *r, uint8_t *const *frames, int n, size_t bytes,
+                    const ww_image_layout *l)
+{
+    int has = 0;
+    for (int f = 0; f < n; f++)
+        if (!TEST_OK(be, ww_runner_push(r, frames[f], bytes, l, &has)))
+            return 0;
+    return TEST_CHECK(has, "no output after %d frames", n);
+}
+
+/* A frame in a padded-stride layout gives exactly the output of the same frame packed. */
+static void test_runner_layouts(const char *dev)
+{
+    ww_backend *be = test_backend(dev);
+    if (!be)
+        return;
+    static const struct {
+        const char *task;
+        ww_pixel_format format;
+    } cs[] = {{"flow", WW_FMT_RGB}, {"seg", WW_FMT_I420}, {"depth", WW_FMT_NV12},
+              {"depth", WW_FMT_BGRX}};
+    const int W = 45, H = 37;
+    for (int i = 0; i < (int)(sizeof cs / sizeof cs[0]); i++) {
+        ww_model *m = load_tiny(be, cs[i].task);
+        if (!m)
+            continue;
+        const ww_model_config *c = ww_model_config_of(m);
+        ww_image_layout packed, gst;
+        size_t pbytes = ww_image_layout_packed(cs[i].format, W, H, &packed);
+        size_t gbytes = gst_layout(&packed, &gst) + 5; /* a little slack after the last row */
+        test_rng rng;
+        test_rng_seed(&rng, 300 + (uint64_t)i);
+        int nf = c->task == WW_TASK_FLOW ? 2 : 1;
+        uint8_t *pf[2], *gf[2];
+        for (int f = 0; f < nf; f++) {
+            pf[f] = random_bytes(&rng, pbytes);
+            gf[f] = random_bytes(&rng, gbytes); /* the padding: anything */
+            relayout(pf[f], &packed, gf[f], &gst);
+        }
+        char what[128];
+        snprintf(what, sizeof what, "%s %dx%d %s, rows padded to 4 bytes, on %s", cs[i].task, W,
+                 H, ww_pixel_format_name(cs[i].format), dev);
+        ww_runner *a = NULL, *b = NULL;
+        size_t n = (size_t)c->out_channels * W * H;
+        float *want = test_malloc(n * sizeof *want), *got = test_malloc(n * sizeof *got);
+        if (TEST_OK(be, ww_runner_create(m, W, H, cs[i].format, &a)) &&
+            TEST_OK(be, ww_runner_create_for(m, &gst, gbytes, 0, 0, &b)) &&
+            push_all(be, a, pf, nf, pbytes, &packed) && push_all(be, b, gf, nf, gbytes, &gst) &&
+            TEST_OK(be, ww_runner_output(a, want, n)) && TEST_OK(be, ww_runner_output(b, got, n)))
+            TEST_COMPARE_F(what, got, want, n, 0.0);
+        if (b && c->semseg) {
+            size_t hw = (size_t)W * H;
+            uint32_t *ia = test_malloc(hw * sizeof *ia), *ib = test_malloc(hw * sizeof *ib);
+            if (TEST_OK(be, ww_runner_labels(a, ia, NULL, hw)) &&
+                TEST_OK(be, ww_runner_labels(b, ib, NULL, hw)))
+                TEST_CHECK(!memcmp(ia, ib, hw * sizeof *ia), "%s: class ids differ", what);
+        }
+        if (b) { /* the runner takes its own layout only, and says what differs */
+            int has;
+            /* BGRx rows of 45 pixels need no padding: only the slack differs */
+            int same_rows = packed.stride[0] == gst.stride[0] && packed.stride[1] == gst.stride[1];
+            TEST_STATUS(be, ww_runner_push(b, pf[0], pbytes, &packed, &has), WW_ERR_INVALID);
+            TEST_CHECK(test_contains(ww_backend_error(be), same_rows ? "bytes" : "stride"),
+                       "%s: packed frame to a padded runner: '%s'", what, ww_backend_error(be));
+            TEST_STATUS(be, ww_runner_push(b, gf[0], gbytes - 1, &gst, &has), WW_ERR_INVALID);
+            TEST_CHECK(test_contains(ww_backend_error(be), "bytes"),
+                       "%s: short frame: '%s'", what, ww_backend_error(be));
+        }
+        ww_runner_destroy(a);
+        ww_runner_destroy(b);
+        ww_model_destroy(m);
+    }
+}
+
+/* The model's input after a resize to infer_w x infer_h: the bilinear reference of ww.h on
+ * an RGBA frame, normalised, padded with zeros to Wp x Hp. */
+static float *resized_input(const ww_model_config *c, const uint8_t *rgba, int W, int H, int w,
+                            int h, int Wp, int Hp)
+{
+    float *y = test_malloc((size_t)3 * Wp * Hp * sizeof *y);
+    for (int py = 0; py < h; py++)
+        for (int px = 0; px < w; px++) {
+            double sx = (px + 0.5) * (float)((double)W / w) - 0.5;
+            double sy = (py + 0.5) * (float)((double)H / h) - 0.5;
+            sx = sx < 0 ? 0 : sx > W - 1 ? W - 1 : sx;
+            sy = sy < 0 ? 0 : sy > H - 1 ? H - 1 : sy;
+            int x0 = (int)sx, y0 = (int)sy, x1 = x0 + 1 < W ? x0 + 1 : x0;
+            int y1 = y0 + 1 < H ? y0 + 1 : y0;
+            double fx = sx - x0, fy = sy - y0;
+            for (int k = 0; k < 3; k++) {
+#define PX(x, y) (double)rgba[((size_t)(y) * W + (x)) * 4 + k]
+                double v = (1 - fy) * ((1 - fx) * PX(x0, y0) + fx * PX(x1, y0)) +
+                           fy * ((1 - fx) * PX(x0, y1) + fx * PX(x1, y1));
+#undef PX
+                y[((size_t)k * Hp + py) * Wp + px] = (float)((v / 255 - c->mean[k]) / c->std[k]);
+            }
+        }
+    return y;
+}
+
+/* A runner with an inference size other than the frame's resizes each frame on the device and
+ * gives outputs of the inference size; bad sizes and short frames are refused. */
+static void test_runner_infer_size(const char *dev)
+{
+    ww_backend *be = test_backend(dev);
+    if (!be)
+        return;
+    const int W = 45, H = 37;
+    static const struct {
+        const char *task;
+        int w, h;
+    } cs[] = {{"depth", 40, 30}, {"depth", 70, 50}, {"flow", 33, 61}, {"seg", 45, 20}};
+    ww_image_layout l;
+    size_t bytes = ww_image_layout_packed(WW_FMT_RGBA, W, H, &l);
+    for (int i = 0; i < (int)(sizeof cs / sizeof cs[0]); i++) {
+        ww_model *m = load_tiny(be, cs[i].task);
+        if (!m)
+            continue;
+        const ww_model_config *c = ww_model_config_of(m);
+        test_rng rng;
+        test_rng_seed(&rng, 400 + (uint64_t)i);
+        uint8_t *frames[2] = {random_bytes(&rng, bytes), random_bytes(&rng, bytes)};
+        int nf = c->task == WW_TASK_FLOW ? 2 : 1, w = cs[i].w, h = cs[i].h;
+        char what[128];
+        snprintf(what, sizeof what, "%s: %dx%d frames run at %dx%d on %s", cs[i].task, W, H, w,
+                 h, dev);
+        ww_runner *r = NULL;
+        if (TEST_OK(be, ww_runner_create_for(m, &l, bytes, w, h, &r))) {
+            int rw = 0, rh = 0;
+            ww_runner_size_of(r, &rw, &rh);
+            TEST_CHECK(rw == w && rh == h, "%s: ww_runner_size_of says %dx%d", what, rw, rh);
+            size_t n = (size_t)c->out_channels * w * h;
+            float *out = test_malloc(n * sizeof *out);
+            if (push_all(be, r, frames, nf, bytes, &l)) {
+                TEST_OK(be, ww_runner_output(r, out, n));
+                TEST_STATUS(be, ww_runner_output(r, out, (size_t)c->out_channels * W * H),
+                            WW_ERR_INVALID);
+                int Wp = (w + 31) / 32 * 32, Hp = (h + 31) / 32 * 32;
+                size_t ni = (size_t)3 * Wp * Hp;
+                float *in = test_malloc(ni * sizeof *in);
+                /* input1 is the older frame of a flow pair */
+                if (TEST_OK(be, ww_runner_read(r, "input1", in, ni)))
+                    TEST_COMPARE_F(what, in, resized_input(c, frames[0], W, H, w, h, Wp, Hp), ni,
+                                   TEST_TOL);
+                if (c->semseg) {
+                    uint32_t *ids = test_malloc((size_t)w * h * sizeof *ids);
+                    TEST_OK(be, ww_runner_labels(r, ids, NULL, (size_t)w * h));
+                }
+            }
+        }
+        ww_runner_destroy(r);
+        ww_model_destroy(m);
+    }
+    ww_model *m = load_tiny(be, "depth");
+    ww_runner *r = NULL;
+    if (!m)
+        return;
+    const ww_status bad = WW_ERR_INVALID;
+    TEST_STATUS(be, ww_runner_create_for(m, &l, bytes - 1, 0, 0, &r), bad);
+    TEST_CHECK(!r && test_contains(ww_backend_error(be), "reaches byte") &&
+                   test_contains(ww_backend_error(be), "frame_bytes"),
+               "short frame_bytes: '%s'", ww_backend_error(be));
+    TEST_STATUS(be, ww_runner_create_for(m, &l, bytes, -1, 0, &r), bad);
+    TEST_CHECK(test_contains(ww_backend_error(be), "inference size"), "negative width: '%s'",
+               ww_backend_error(be));
+    TEST_STATUS(be, ww_runner_create_for(m, &l, bytes, 0, 70000, &r), bad);
+    TEST_STATUS(be, ww_runner_create_for(m, NULL, bytes, 0, 0, &r), bad);
+    ww_image_layout narrow = l;
+    narrow.stride[0] = 4 * W - 1;
+    TEST_STATUS(be, ww_runner_create_for(m, &narrow, bytes, 0, 0, &r), bad);
+    TEST_CHECK(test_contains(ww_backend_error(be), "stride"), "short row stride: '%s'",
+               ww_backend_error(be));
+    TEST_CHECK(!r, "a failed ww_runner_create_for left a runner");
+    ww_model_destroy(m);
+}
+
+/* A [planes, H, W] view of 32-bit elements with unit stride along W, read row by row. */
+static int read_view(ww_backend *be, const ww_tensor *t, void *dst)
+{
+    size_t row = (size_t)t->ne[0] * 4;
+    int64_t ne[4] = {t->ne[0], 1, 1, 1}, nb[4] = {1, t->ne[0], t->ne[0], t->ne[0]};
+    for (int64_t p = 0; p < t->ne[2]; p++)
+        for (int64_t y = 0; y < t->ne[1]; y++) {
+            ww_tensor v = ww_tensor_view(t, p * t->nb[2] + y * t->nb[1], ne, nb);
+            char *to = (char *)dst + (size_t)(p * t->ne[1] + y) * row;
+            if (!TEST_OK(be, ww_tensor_read(be, &v, to, row)))
+                return 0;
+        }
+    return 1;
+}
+
+/* Colorize on the device from a result view and from the read-back values uploaded again: the
+ * same words. kind 0: flow (first two planes, HSV), 1: labels through the Cityscapes palette. */
+static void colorize_both(ww_backend *be, const ww_tensor *view, const void *host, int kind,
+                          const char *what)
+{
+    ww_arena *a = test_arena(be);
+    ww_seq *s = a ? test_seq(be) : NULL;
+    int64_t W = view->ne[0], H = view->ne[1], planes = kind == 0 ? 2 : 1;
+    int64_t ne[4] = {W, H, planes, 1};
+    ww_tensor up, pal, rgba[2];
+    if (!s || !TEST_OK(be, ww_arena_alloc(a, kind == 0 ? WW_F32 : WW_U32, 3, ne, &up)) ||
+        !TEST_OK(be, ww_arena_alloc(a, WW_U32, 2, ne, &rgba[0])) ||
+        !TEST_OK(be, ww_arena_alloc(a, WW_U32, 2, ne, &rgba[1])) ||
+        !TEST_OK(be, ww_tensor_write(be, &up, host, (size_t)(W * H * planes) * 4)) ||
+        !TEST_OK(be, ww_palette_table(a, ww_palette_cityscapes(NULL), 19, &pal)))
+        return;
+    ww_tensor dev = *view;
+    dev.ne[2] = planes; /* the flow's u and v planes */
+    dev.nb[3] = dev.nb[2] * planes;
+    for (int k = 0; k < 2; k++) {
+        const ww_tensor *in = k ? &up : &dev;
+        if (!TEST_OK(be, kind == 0 ? ww_colorize_flow(s, in, 2.0f, WW_FLOW_HSV, &rgba[k])
+                                   : ww_colorize_labels(s, in, &pal, &rgba[k])))
+            return;
+    }
+    size_t n = (size_t)(W * H);
+    uint32_t *w0 = test_malloc(n * 4), *w1 = test_malloc(n * 4);
+    if (test_run(be, s) && TEST_OK(be, ww_tensor_read(be, &rgba[0], w0, n * 4)) &&
+        TEST_OK(be, ww_tensor_read(be, &rgba[1], w1, n * 4)))
+        TEST_CHECK(!memcmp(w0, w1, n * 4), "%s: colours from the view differ", what);
+}
+
+/* ww_runner_result's views read back what ww_runner_output and ww_runner_labels give, and feed
+ * the colorize ops; names that do not apply, and asking before any output, are refused. */
+static void test_runner_result(const char *dev)
+{
+    ww_backend *be = test_backend(dev);
+    if (!be)
+        return;
+    const int W = 45, H = 37;
+    static const struct {
+        const char *task;
+        int w, h;
+    } cs[] = {{"flow", 0, 0}, {"seg", 40, 30}, {"depth", 50, 33}};
+    ww_image_layout l;
+    size_t bytes = ww_image_layout_packed(WW_FMT_RGBA, W, H, &l);
+    for (int i = 0; i < (int)(sizeof cs / sizeof cs[0]); i++) {
+        ww_model *m = load_tiny(be, cs[i].task);
+        if (!m)
+            continue;
+        const ww_model_config *c = ww_model_config_of(m);
+        test_rng rng;
+        test_rng_seed(&rng, 500 + (uint64_t)i);
+        uint8_t *frames[2] = {random_bytes(&rng, bytes), random_bytes(&rng, bytes)};
+        ww_runner *r = NULL;
+        char what[128];
+        snprintf(what, sizeof what, "%s result views on %s", cs[i].task, dev);
+        if (!TEST_OK(be, ww_runner_create_for(m, &l, bytes, cs[i].w, cs[i].h, &r))) {
+            ww_model_destroy(m);
+            continue;
+        }
+        int w, h, has;
+        ww_runner_size_of(r, &w, &h);
+        ww_tensor t;
+        TEST_STATUS(be, ww_runner_result(r, "output", &t), WW_ERR_INVALID); /* nothing yet */
+        TEST_CHECK(test_contains(ww_backend_error(be), "no output"), "%s: '%s'", what,
+                   ww_backend_error(be));
+        TEST_OK(be, ww_runner_push(r, frames[0], bytes, &l, &has));
+        if (c->task == WW_TASK_FLOW) { /* one frame is not a pair */
+            TEST_STATUS(be, ww_runner_result(r, "output", &t), WW_ERR_INVALID);
+            TEST_OK(be, ww_runner_push(r, frames[1], bytes, &l, &has));
+        }
+        size_t hw = (size_t)w * h, n = (size_t)c->out_channels * hw;
+        float *want = test_malloc(n * sizeof *want), *got = test_malloc(n * sizeof *got);
+        int Wp = (w + 31) / 32 * 32, Hp = (h + 31) / 32 * 32;
+        if (TEST_OK(be, ww_runner_result(r, "output", &t)) &&
+            TEST_CHECK(t.type == WW_F32 && t.ne[0] == w && t.ne[1] == h &&
+                           t.ne[2] == c->out_channels && t.ne[3] == 1 && t.nb[0] == 1 &&
+                           t.nb[1] == Wp && t.nb[2] == (int64_t)Wp * Hp,
+                       "%s: output view ne {%lld, %lld, %lld, %lld} nb {%lld, %lld, %lld}", what,
+                       (long long)t.ne[0], (long long)t.ne[1], (long long)t.ne[2],
+                       (long long)t.ne[3], (long long)t.nb[0], (long long)t.nb[1],
+                       (long long)t.nb[2]) &&
+            TEST_OK(be, ww_runner_output(r, want, n)) && read_view(be, &t, got)) {
+            TEST_COMPARE_F(what, got, want, n, 0.0);
+            if (c->task == WW_TASK_FLOW)
+                colorize_both(be, &t, want, 0, what);
+        }
+        if (c->semseg) {
+            uint32_t *ids = test_malloc(hw * 4), *vids = test_malloc(hw * 4);
+            float *conf = test_malloc(hw * 4), *vconf = test_malloc(hw * 4);
+            ww_tensor ti, tc;
+            if (TEST_OK(be, ww_runner_labels(r, ids, conf, hw)) &&
+                TEST_OK(be, ww_runner_result(r, "labels", &ti)) &&
+                TEST_OK(be, ww_runner_result(r, "conf", &tc)) &&
+                TEST_CHECK(ti.type == WW_U32 && tc.type == WW_F32 && ti.ne[2] == 1 &&
+                               tc.ne[0] == w && tc.ne[1] == h, "%s: label views' shapes", what) &&
+                read_view(be, &ti, vids) && read_view(be, &tc, vconf)) {
+                TEST_CHECK(!memcmp(ids, vids, hw * 4), "%s: labels view differs", what);
+                TEST_COMPARE_F("conf view", vconf, conf, hw, 0.0);
+                colorize_both(be, &ti, ids, 1, what);
+            }
+        } else {
+            TEST_STATUS(be, ww_runner_result(r, "labels", &t), WW_ERR_INVALID);
+            TEST_CHECK(test_contains(ww_backend_error(be), "labels"), "%s: '%s'", what,
+                       ww_backend_error(be));
+            TEST_STATUS(be, ww_runner_result(r, "conf", &t), WW_ERR_INVALID);
+        }
+        TEST_STATUS(be, ww_runner_result(r, "head", &t), WW_ERR_INVALID);
+        TEST_STATUS(be, ww_runner_result(r, NULL, &t), WW_ERR_INVALID);
+        ww_runner_destroy(r);
+        ww_model_destroy(m);
+    }
+}
+
 /* Write a copy of the flow fixture with one change and check the load fails naming it. */
 static void broken_copy(ww_backend *be, const char *what, const char *drop, const char *reshape,
                         const char *meta_key, const char *meta_value, const char *must_say)
@@ -379,6 +746,12 @@ static const ww_test_case cases[] = {
     {"parity.seg.vulkan", test_parity, "seg:vulkan"},
     {"flow_reuse.cpu", test_flow_reuse, "cpu"},
     {"flow_reuse.vulkan", test_flow_reuse, "vulkan"},
+    {"runner_layouts.cpu", test_runner_layouts, "cpu"},
+    {"runner_layouts.vulkan", test_runner_layouts, "vulkan"},
+    {"runner_infer_size.cpu", test_runner_infer_size, "cpu"},
+    {"runner_infer_size.vulkan", test_runner_infer_size, "vulkan"},
+    {"runner_result.cpu", test_runner_result, "cpu"},
+    {"runner_result.vulkan", test_runner_result, "vulkan"},
     {"bad_models", test_bad_models, NULL},
     {"save_f16", test_save_f16, NULL},
     {"init_scale", test_init_scale, NULL},

@@ -1572,6 +1572,7 @@ typedef struct pp_in {
     ww_image_layout lay;
     unsigned char *src;
     int64_t nsrc;
+    int out_w, out_h; /* the resampled size */
     int Wp, Hp;
     const float *mean, *std; /* NULL: ImageNet */
     hv y;
@@ -1585,7 +1586,8 @@ static int pp_run(ww_backend *be, const void *vin, float *out, const char *what)
     if (!sess_begin(&x, be) || !up(&x, &p->y, &y))
         return 0;
     test_tensor *src = sess_tensor(&x, p->src, WW_U8, p->nsrc);
-    if (!src || !TEST_OK(be, ww_preprocess(x.s, &src->t, &p->lay, p->mean, p->std, &y)))
+    if (!src || !TEST_OK(be, ww_preprocess(x.s, &src->t, &p->lay, p->out_w, p->out_h, p->mean,
+                                           p->std, &y)))
         return 0;
     return test_run(be, x.s) && get(&x, p->y.d, out, what);
 }
@@ -1635,7 +1637,38 @@ static void pp_pixel(const pp_in *p, int px, int py, double rgb[3])
     rgb[2] = clamp255(c + 2.017232 * u);
 }
 
-static double *pp_ref(const pp_in *p)
+/* Source coordinate of output index o along an axis of n pixels resampled to out: half-pixel
+ * centres, the scale n / out rounded to float as ww.h says, clamped to the image. */
+static double pp_source_coord(int o, int n, int out)
+{
+    double sc = (float)((double)n / out), v = (o + 0.5) * sc - 0.5;
+    return v < 0 ? 0 : v > n - 1 ? n - 1 : v;
+}
+
+/* The RGB (0..255) of output pixel (px, py): the source pixel at the same size, else the
+ * textbook bilinear weights (1 - f) and f over the four neighbours. */
+static void pp_sample(const pp_in *p, int px, int py, double rgb[3])
+{
+    int W = p->lay.width, H = p->lay.height;
+    if (p->out_w == W && p->out_h == H) {
+        pp_pixel(p, px, py, rgb);
+        return;
+    }
+    double sx = pp_source_coord(px, W, p->out_w), sy = pp_source_coord(py, H, p->out_h);
+    int x0 = (int)floor(sx), y0 = (int)floor(sy);
+    int x1 = x0 + 1 < W ? x0 + 1 : x0, y1 = y0 + 1 < H ? y0 + 1 : y0;
+    double fx = sx - x0, fy = sy - y0, c00[3], c01[3], c10[3], c11[3];
+    pp_pixel(p, x0, y0, c00);
+    pp_pixel(p, x1, y0, c01);
+    pp_pixel(p, x0, y1, c10);
+    pp_pixel(p, x1, y1, c11);
+    for (int c = 0; c < 3; c++)
+        rgb[c] = (1 - fy) * ((1 - fx) * c00[c] + fx * c01[c]) +
+                 fy * ((1 - fx) * c10[c] + fx * c11[c]);
+}
+
+/* Expected y from rgb_of(p, px, py, rgb) inside out_w x out_h, 0 in the padding. */
+static double *pp_expect(const pp_in *p, void (*rgb_of)(const pp_in *, int, int, double[3]))
 {
     static const float imagenet_mean[3] = {0.485f, 0.456f, 0.406f};
     static const float imagenet_std[3] = {0.229f, 0.224f, 0.225f};
@@ -1644,9 +1677,9 @@ static double *pp_ref(const pp_in *p)
     for (int py = 0; py < p->Hp; py++)
         for (int px = 0; px < p->Wp; px++) {
             double rgb[3] = {0, 0, 0};
-            int inside = px < p->lay.width && py < p->lay.height;
+            int inside = px < p->out_w && py < p->out_h;
             if (inside)
-                pp_pixel(p, px, py, rgb);
+                rgb_of(p, px, py, rgb);
             for (int c = 0; c < 3; c++)
                 r[((size_t)c * p->Hp + py) * p->Wp + px] =
                     inside ? (rgb[c] / 255.0 - mean[c]) / std[c] : 0.0;
@@ -1701,32 +1734,49 @@ static void pp_fill(test_rng *r, pp_in *p)
                     (unsigned char)(108 + test_rng_below(r, 41));
 }
 
+/* p's layout for a w x h image of format f, packed or with gaps (pp_padded_layout), its source
+ * bytes allocated; 0 after recording a failure. */
+static int pp_layout(pp_in *p, ww_pixel_format f, int w, int h, int padded)
+{
+    if (padded)
+        p->nsrc = pp_padded_layout(f, w, h, &p->lay);
+    else
+        p->nsrc = (int64_t)ww_image_layout_packed(f, w, h, &p->lay);
+    if (!TEST_CHECK(p->nsrc > 0, "ww_image_layout_packed(%s, %d, %d) returned 0",
+                    ww_pixel_format_name(f), w, h))
+        return 0;
+    p->src = test_malloc((size_t)p->nsrc);
+    return 1;
+}
+
 static void test_preprocess(const char *dev)
 {
     ww_backend *be = test_backend(dev);
     if (!be)
         return;
     static const float mean[3] = {0.5f, 0.25f, 0.125f}, std[3] = {0.5f, 1.0f, 2.0f};
+    /* at the source size (no resampling), then down, up, one axis only, 2x down, and a 2x3
+     * image blown up */
     static const struct {
-        int w, h, Wp, Hp, padded, custom;
-    } ls[] = {{37, 21, 48, 32, 0, 0}, {37, 21, 48, 32, 1, 1}, {32, 16, 32, 16, 0, 0}};
+        int w, h, ow, oh, Wp, Hp, padded, custom;
+    } ls[] = {
+        {37, 21, 37, 21, 48, 32, 0, 0}, {37, 21, 37, 21, 48, 32, 1, 1},
+        {32, 16, 32, 16, 32, 16, 0, 0}, {37, 21, 20, 13, 32, 16, 0, 0},
+        {37, 21, 61, 45, 64, 48, 1, 0}, {37, 21, 37, 30, 48, 32, 0, 1},
+        {64, 48, 32, 24, 32, 32, 1, 0}, {2, 3, 9, 7, 16, 8, 0, 0},
+    };
     for (int f = 0; f < WW_FMT_COUNT; f++) {
-        for (int li = 0; li < 3; li++) {
+        for (int li = 0; li < (int)(sizeof ls / sizeof ls[0]); li++) {
             test_rng r;
             test_rng_seed(&r, 15000 + (uint64_t)(f * 10 + li));
             pp_in p;
             memset(&p, 0, sizeof p);
+            p.out_w = ls[li].ow;
+            p.out_h = ls[li].oh;
             p.Wp = ls[li].Wp;
             p.Hp = ls[li].Hp;
-            if (ls[li].padded)
-                p.nsrc = pp_padded_layout((ww_pixel_format)f, ls[li].w, ls[li].h, &p.lay);
-            else
-                p.nsrc = (int64_t)ww_image_layout_packed((ww_pixel_format)f, ls[li].w, ls[li].h,
-                                                          &p.lay);
-            if (!TEST_CHECK(p.nsrc > 0, "ww_image_layout_packed(%s, %d, %d) returned 0",
-                            ww_pixel_format_name((ww_pixel_format)f), ls[li].w, ls[li].h))
+            if (!pp_layout(&p, (ww_pixel_format)f, ls[li].w, ls[li].h, ls[li].padded))
                 continue;
-            p.src = test_malloc((size_t)p.nsrc);
             pp_fill(&r, &p);
             if (ls[li].custom) {
                 p.mean = mean;
@@ -1734,15 +1784,186 @@ static void test_preprocess(const char *dev)
             }
             p.y = hv_out(p.Wp, p.Hp, 3, 1);
             char what[200];
-            snprintf(what, sizeof what, "preprocess %s %dx%d -> %dx%d %s layout, %s mean/std",
-                     ww_pixel_format_name((ww_pixel_format)f), ls[li].w, ls[li].h, p.Wp, p.Hp,
-                     ls[li].padded ? "padded" : "packed", ls[li].custom ? "custom" : "ImageNet");
+            snprintf(what, sizeof what,
+                     "preprocess %s %dx%d -> %dx%d in %dx%d, %s layout, %s mean/std",
+                     ww_pixel_format_name((ww_pixel_format)f), ls[li].w, ls[li].h, p.out_w,
+                     p.out_h, p.Wp, p.Hp, ls[li].padded ? "padded" : "packed",
+                     ls[li].custom ? "custom" : "ImageNet");
             /* YUV coefficients and rounding differ slightly between correct implementations */
             seg s = {"y", (size_t)p.y.n, is_yuv((ww_pixel_format)f) ? 1e-2 : TEST_TOL,
                      is_yuv((ww_pixel_format)f) ? 1e-4 : TEST_TOL};
-            check_case(be, pp_run, &p, pp_ref(&p), &s, 1, what);
+            check_case(be, pp_run, &p, pp_expect(&p, pp_sample), &s, 1, what);
         }
     }
+}
+
+/* Known results of the resampling, from the image's construction rather than from a bilinear
+ * loop: R = 5 x + 10 and G = 3 y + 20 (B = 77) resample to 5 sx + 10 and 3 sy + 20 at the
+ * (clamped) source coordinates; a constant image stays constant; 2x2 blocks of one colour
+ * shrunk by 2 give the blocks' colours. */
+static void pp_ramp_rgb(const pp_in *p, int px, int py, double rgb[3])
+{
+    double sx = (px + 0.5) * p->lay.width / p->out_w - 0.5;
+    double sy = (py + 0.5) * p->lay.height / p->out_h - 0.5;
+    sx = sx < 0 ? 0 : sx > p->lay.width - 1 ? p->lay.width - 1 : sx;
+    sy = sy < 0 ? 0 : sy > p->lay.height - 1 ? p->lay.height - 1 : sy;
+    rgb[0] = 5 * sx + 10;
+    rgb[1] = 3 * sy + 20;
+    rgb[2] = 77;
+}
+
+static void pp_constant_rgb(const pp_in *p, int px, int py, double rgb[3])
+{
+    (void)px, (void)py;
+    pp_pixel(p, 0, 0, rgb);
+}
+
+/* Output (px, py) of a 2x shrink reads the block at source (2 px, 2 py). */
+static void pp_block_rgb(const pp_in *p, int px, int py, double rgb[3])
+{
+    pp_pixel(p, 2 * px, 2 * py, rgb);
+}
+
+static void test_preprocess_resampling(const char *dev)
+{
+    ww_backend *be = test_backend(dev);
+    if (!be)
+        return;
+    static const struct {
+        int ow, oh, Wp, Hp;
+    } ramp[] = {{25, 11, 32, 16}, {97, 61, 112, 64}, {40, 7, 48, 16}};
+    for (int i = 0; i < (int)(sizeof ramp / sizeof ramp[0]); i++) {
+        pp_in p;
+        memset(&p, 0, sizeof p);
+        if (!pp_layout(&p, WW_FMT_RGB, 40, 30, 1))
+            return;
+        for (int y = 0; y < 30; y++)
+            for (int x = 0; x < 40; x++) {
+                unsigned char *q = p.src + p.lay.offset[0] + (size_t)y * p.lay.stride[0] + 3 * x;
+                q[0] = (unsigned char)(5 * x + 10);
+                q[1] = (unsigned char)(3 * y + 20);
+                q[2] = 77;
+            }
+        p.out_w = ramp[i].ow, p.out_h = ramp[i].oh, p.Wp = ramp[i].Wp, p.Hp = ramp[i].Hp;
+        p.y = hv_out(p.Wp, p.Hp, 3, 1);
+        char what[128];
+        snprintf(what, sizeof what, "preprocess RGB ramps 40x30 -> %dx%d", p.out_w, p.out_h);
+        check_one(be, pp_run, &p, pp_expect(&p, pp_ramp_rgb), (size_t)p.y.n, TEST_TOL, what);
+    }
+
+    for (int f = 0; f < WW_FMT_COUNT; f++) {
+        /* RGB (200, 100, 50), or YUV (120, 110, 150): RGB ~(156, 110, 85), no clamping */
+        pp_in p;
+        memset(&p, 0, sizeof p);
+        ww_pixel_format pf = (ww_pixel_format)f;
+        if (!pp_layout(&p, pf, 37, 21, 1))
+            return;
+        const ww_image_layout *l = &p.lay;
+        for (int y = 0; y < 21; y++)
+            for (int x = 0; x < 37; x++) {
+                if (is_yuv(pf)) {
+                    p.src[l->offset[0] + (size_t)y * l->stride[0] + x] = 120;
+                    size_t c = (size_t)(y / 2) * l->stride[1];
+                    if (pf == WW_FMT_NV12) {
+                        p.src[l->offset[1] + c + (x / 2) * 2] = 110;
+                        p.src[l->offset[1] + c + (x / 2) * 2 + 1] = 150;
+                    } else {
+                        p.src[l->offset[1] + c + x / 2] = 110;
+                        p.src[l->offset[2] + (size_t)(y / 2) * l->stride[2] + x / 2] = 150;
+                    }
+                    continue;
+                }
+                unsigned char *q =
+                    p.src + l->offset[0] + (size_t)y * l->stride[0] + (size_t)x * fmt_bpp(pf);
+                int bgr = pf == WW_FMT_BGRA || pf == WW_FMT_BGRX || pf == WW_FMT_BGR;
+                q[bgr ? 2 : 0] = 200;
+                q[1] = 100;
+                q[bgr ? 0 : 2] = 50;
+            }
+        for (int k = 0; k < 2; k++) {
+            p.out_w = k ? 61 : 20, p.out_h = k ? 45 : 13, p.Wp = k ? 64 : 32, p.Hp = k ? 48 : 16;
+            p.y = hv_out(p.Wp, p.Hp, 3, 1);
+            double *want = pp_expect(&p, pp_constant_rgb);
+            char what[128];
+            snprintf(what, sizeof what, "preprocess constant %s 37x21 -> %dx%d",
+                     ww_pixel_format_name(pf), p.out_w, p.out_h);
+            seg s = {"y", (size_t)p.y.n, is_yuv(pf) ? 1e-2 : TEST_TOL, TEST_TOL};
+            check_case(be, pp_run, &p, want, &s, 1, what);
+        }
+    }
+
+    static const ww_pixel_format block_formats[] = {WW_FMT_RGBA, WW_FMT_BGR, WW_FMT_I420};
+    for (int i = 0; i < 3; i++) {
+        ww_pixel_format pf = block_formats[i];
+        test_rng r;
+        test_rng_seed(&r, 15500 + (uint64_t)i);
+        pp_in p;
+        memset(&p, 0, sizeof p);
+        if (!pp_layout(&p, pf, 38, 22, i == 1))
+            return;
+        pp_fill(&r, &p);
+        const ww_image_layout *l = &p.lay;
+        /* copy each block's top-left sample over the block (I420's chroma already is one per
+         * block) */
+        for (int y = 0; y < 22; y++)
+            for (int x = 0; x < 38; x++) {
+                int bpp = fmt_bpp(pf);
+                size_t row = l->offset[0] + (size_t)y * l->stride[0];
+                size_t block = l->offset[0] + (size_t)(y & ~1) * l->stride[0];
+                memmove(p.src + row + (size_t)x * bpp, p.src + block + (size_t)(x & ~1) * bpp,
+                        (size_t)bpp);
+            }
+        p.out_w = 19, p.out_h = 11, p.Wp = 32, p.Hp = 16;
+        p.y = hv_out(p.Wp, p.Hp, 3, 1);
+        char what[128];
+        snprintf(what, sizeof what, "preprocess %s 2x2 blocks 38x22 -> 19x11",
+                 ww_pixel_format_name(pf));
+        seg s = {"y", (size_t)p.y.n, is_yuv(pf) ? 1e-2 : TEST_TOL, TEST_TOL};
+        check_case(be, pp_run, &p, pp_expect(&p, pp_block_rgb), &s, 1, what);
+    }
+}
+
+/* Argument checks: the output size against y, the layout against the source. */
+static void test_preprocess_errors(const char *dev)
+{
+    ww_backend *be = test_backend(dev);
+    ww_arena *a = be ? test_arena(be) : NULL;
+    ww_seq *s = a ? test_seq(be) : NULL;
+    if (!s)
+        return;
+    ww_image_layout l, nv12;
+    int64_t nsrc = (int64_t)ww_image_layout_packed(WW_FMT_RGBA, 8, 6, &l), ny[4] = {8, 8, 3, 1};
+    ww_image_layout_packed(WW_FMT_NV12, 8, 6, &nv12); /* 72 bytes: fits in the same source */
+    ww_tensor src, y;
+    if (!TEST_OK(be, ww_arena_alloc(a, WW_U8, 1, &nsrc, &src)) ||
+        !TEST_OK(be, ww_arena_alloc(a, WW_F32, 4, ny, &y)))
+        return;
+    const ww_status bad = WW_ERR_INVALID;
+    TEST_STATUS(be, ww_preprocess(s, &src, &l, 0, 6, NULL, NULL, &y), bad);
+    TEST_STATUS(be, ww_preprocess(s, &src, &l, 8, 0, NULL, NULL, &y), bad);
+    TEST_STATUS(be, ww_preprocess(s, &src, &l, -8, 6, NULL, NULL, &y), bad);
+    TEST_STATUS(be, ww_preprocess(s, &src, &l, 9, 6, NULL, NULL, &y), bad); /* wider than y */
+    TEST_CHECK(test_contains(ww_backend_error(be), "preprocess") &&
+                   test_contains(ww_backend_error(be), "Wp >= 9"),
+               "out wider than y: message \"%s\"", ww_backend_error(be));
+    TEST_STATUS(be, ww_preprocess(s, &src, &l, 8, 9, NULL, NULL, &y), bad); /* taller than y */
+    ww_image_layout narrow = l, chroma = nv12, past = l;
+    narrow.stride[0] = 31; /* < 8 RGBA pixels */
+    TEST_STATUS(be, ww_preprocess(s, &src, &narrow, 8, 6, NULL, NULL, &y), bad);
+    chroma.stride[1] = 7; /* < 4 UV pairs */
+    TEST_STATUS(be, ww_preprocess(s, &src, &chroma, 8, 6, NULL, NULL, &y), bad);
+    TEST_CHECK(test_contains(ww_backend_error(be), "plane 1"), "short chroma stride: message "
+               "\"%s\"", ww_backend_error(be));
+    past.offset[0] = 1; /* one byte past the source */
+    TEST_STATUS(be, ww_preprocess(s, &src, &past, 8, 6, NULL, NULL, &y), bad);
+    TEST_CHECK(test_contains(ww_backend_error(be), "reaches byte 193"),
+               "layout past the source: message \"%s\"", ww_backend_error(be));
+    TEST_CHECK(ww_seq_length(s) == 0, "failed preprocess calls appended %d ops", ww_seq_length(s));
+    /* the largest output y holds, up- and downscaling, and the NV12 layout are fine */
+    TEST_OK(be, ww_preprocess(s, &src, &l, 8, 8, NULL, NULL, &y));
+    TEST_OK(be, ww_preprocess(s, &src, &l, 3, 2, NULL, NULL, &y));
+    TEST_OK(be, ww_preprocess(s, &src, &nv12, 8, 6, NULL, NULL, &y));
+    TEST_CHECK(ww_seq_length(s) == 3, "%d ops appended, want 3", ww_seq_length(s));
 }
 
 /* Backend-free: ww_image_layout_packed and ww_pixel_format_name. */
@@ -1909,6 +2130,7 @@ static void test_probe_fma(const char *dev)
  * with the sentinel) at yoff with row stride yrs, so that row padding must survive. */
 typedef struct cz_in {
     int mode; /* 0 flow, 1 scalar, 2 labels */
+    ww_flow_colors colors; /* flow */
     int W, H;
     int64_t xoff, xrs, xps, nx;
     int64_t yoff, yrs, ny;
@@ -1995,7 +2217,7 @@ static int cz_run(ww_backend *be, const cz_in *t, uint32_t *out, const char *wha
             return 0;
         table = tt->t;
     }
-    ww_status st = t->mode == 0   ? ww_colorize_flow(x.s, &vx, t->max_flow, &vy)
+    ww_status st = t->mode == 0   ? ww_colorize_flow(x.s, &vx, t->max_flow, t->colors, &vy)
                    : t->mode == 1 ? ww_colorize_scalar(x.s, &vx, t->lo, t->hi, &table, &vy)
                                   : ww_colorize_labels(x.s, &vx, &table, &vy);
     if (!TEST_OK(be, st))
@@ -2038,6 +2260,24 @@ static uint32_t cz_flow_ref(double u, double v, double max_flow)
     return rgba_word(out[0], out[1], out[2], 255);
 }
 
+/* HSV with saturation 1 by the alternative textbook form: channel n (R 5, G 3, B 1) is
+ * V - V max(0, min(k, 4 - k, 1)) with k = (n + 6 h) mod 6, h the direction as a turn in [0, 1). */
+static uint32_t cz_flow_hsv_ref(double u, double v, double max_flow)
+{
+    if (!isfinite(u) || !isfinite(v))
+        return CZ_BLACK;
+    double val = fmin(1.0, sqrt(u * u + v * v) / max_flow);
+    double h = atan2(v, u) / (2 * 3.14159265358979323846);
+    h = h < 0 ? h + 1 : h;
+    static const int n[3] = {5, 3, 1};
+    int out[3];
+    for (int c = 0; c < 3; c++) {
+        double k = fmod(n[c] + 6 * h, 6.0);
+        out[c] = (int)floor(255 * (val - val * fmax(0.0, fmin(fmin(k, 4 - k), 1.0))) + 0.5);
+    }
+    return rgba_word(out[0], out[1], out[2], 255);
+}
+
 /* Expected word of every pixel of y's backing (the sentinel outside the view); alt holds a second
  * acceptable word where the scalar's t * n sits on a table-entry boundary. */
 static void cz_ref(const cz_in *t, uint32_t *ref, uint32_t *alt)
@@ -2065,7 +2305,9 @@ static void cz_ref(const cz_in *t, uint32_t *ref, uint32_t *alt)
             int64_t o = t->yoff + py * t->yrs + px;
             uint32_t w = *cz_xat(t, 0, px, py);
             if (t->mode == 0) {
-                ref[o] = alt[o] = cz_flow_ref(u2f(w), u2f(*cz_xat(t, 1, px, py)), t->max_flow);
+                double u = u2f(w), v = u2f(*cz_xat(t, 1, px, py));
+                ref[o] = alt[o] = t->colors == WW_FLOW_HSV ? cz_flow_hsv_ref(u, v, t->max_flow)
+                                                           : cz_flow_ref(u, v, t->max_flow);
             } else if (t->mode == 2) {
                 ref[o] = alt[o] = w < (uint32_t)n ? lut[w] : CZ_BLACK;
             } else if (!isfinite(u2f(w))) {
@@ -2166,6 +2408,75 @@ static void cz_flow_fill(test_rng *r, cz_in *t)
     }
 }
 
+/* Known Middlebury colours of cz_flow_fill's first row, exactly: zero motion white (either
+ * zero), pure right (u = +max) red = wheel entry 0 (whatever the sign of v's zero), twice as far
+ * 0.75 * red, half as far half-way to white, non-finite black; down and left from the wheel. */
+static void cz_known_middlebury(const char *what, const uint32_t *row, int W)
+{
+    static const struct {
+        int col;
+        uint32_t want;
+        const char *name;
+    } known[] = {
+        {0, 0xffffffffu, "zero flow"},  {1, 0xff0000ffu, "u = +max"},
+        {2, 0xff0000bfu, "u = +2 max"}, {6, 0xff8080ffu, "u = +max / 2"},
+        {7, 0xffffffffu, "-0, -0"},     {8, 0xff0000ffu, "u = +max, v = -0"},
+        {9, CZ_BLACK, "u = NaN"},       {10, CZ_BLACK, "v = NaN"},
+        {11, CZ_BLACK, "u = inf"},      {12, CZ_BLACK, "v = -inf"},
+        {13, CZ_BLACK, "u = -inf, v = inf"},
+    };
+    for (int k = 0; k < (int)(sizeof known / sizeof known[0]); k++)
+        if (known[k].col < W)
+            TEST_CHECK(row[known[k].col] == known[k].want, "%s: %s gives 0x%08x, want 0x%08x",
+                       what, known[k].name, row[known[k].col], known[k].want);
+    if (W < 5)
+        return;
+    /* down (v = +max): a = -1/2, fk = 13.5: half-way between wheel entries 13 and 14 */
+    int w[55][3];
+    cz_wheel(w);
+    uint32_t down = row[3];
+    TEST_CHECK((down & 0xff) == 255 && (down >> 16 & 0xff) == 0 &&
+                   abs((int)(down >> 8 & 0xff) - (w[13][1] + w[14][1] + 1) / 2) <= 1,
+               "%s: v = +max gives 0x%08x, want G ~ %d", what, down,
+               (w[13][1] + w[14][1] + 1) / 2);
+    /* left (u = -max): a = 0, fk = 27: wheel entry 27 */
+    TEST_CHECK(row[4] == rgba_word(w[27][0], w[27][1], w[27][2], 255),
+               "%s: u = -max gives 0x%08x, want wheel[27] = (%d, %d, %d)", what, row[4],
+               w[27][0], w[27][1], w[27][2]);
+}
+
+/* Known HSV colours of the same row: right red, down (hue 1/4) yellow-green, left cyan, up
+ * (hue 3/4) violet, at full value; beyond max_flow still full value; half as far half value;
+ * no motion and non-finite black. A half channel is 127.5: either rounding of the hue. */
+static void cz_known_hsv(const char *what, const uint32_t *row, int W)
+{
+    static const struct {
+        int col;
+        int rgb[3]; /* -1: 127 or 128 */
+        const char *name;
+    } known[] = {
+        {0, {0, 0, 0}, "zero flow"},          {1, {255, 0, 0}, "u = +max"},
+        {2, {255, 0, 0}, "u = +2 max"},       {3, {-1, 255, 0}, "v = +max"},
+        {4, {0, 255, 255}, "u = -max"},       {5, {-1, 0, 255}, "v = -max"},
+        {6, {128, 0, 0}, "u = +max / 2"},     {7, {0, 0, 0}, "-0, -0"},
+        {8, {255, 0, 0}, "u = +max, v = -0"}, {9, {0, 0, 0}, "u = NaN"},
+        {10, {0, 0, 0}, "v = NaN"},           {11, {0, 0, 0}, "u = inf"},
+        {12, {0, 0, 0}, "v = -inf"},          {13, {0, 0, 0}, "u = -inf, v = inf"},
+    };
+    for (int k = 0; k < (int)(sizeof known / sizeof known[0]); k++) {
+        if (known[k].col >= W)
+            continue;
+        uint32_t got = row[known[k].col];
+        int ok = got >> 24 == 255;
+        for (int c = 0; c < 3; c++) {
+            int b = (int)(got >> (8 * c) & 255), want = known[k].rgb[c];
+            ok &= want < 0 ? b == 127 || b == 128 : b == want;
+        }
+        TEST_CHECK(ok, "%s: %s gives 0x%08x, want (%d, %d, %d) (-1: 127 or 128)", what,
+                   known[k].name, got, known[k].rgb[0], known[k].rgb[1], known[k].rgb[2]);
+    }
+}
+
 static void test_colorize_flow(const char *dev)
 {
     ww_backend *be = test_backend(dev);
@@ -2175,54 +2486,29 @@ static void test_colorize_flow(const char *dev)
         int W, H, pad;
         float max_flow;
     } cs[] = {{37, 13, 0, 4.0f}, {37, 13, 3, 10.0f}, {300, 70, 5, 3.0f}, {14, 1, 1, 0.125f}};
-    for (int i = 0; i < (int)(sizeof cs / sizeof cs[0]); i++) {
-        test_rng r;
-        test_rng_seed(&r, 17000 + (uint64_t)i);
-        cz_in t;
-        memset(&t, 0, sizeof t);
-        cz_make(&t, 0, cs[i].W, cs[i].H, cs[i].pad);
-        t.max_flow = cs[i].max_flow;
-        cz_flow_fill(&r, &t);
-        char what[128];
-        snprintf(what, sizeof what, "colorize_flow %dx%d pad %d max_flow %g", t.W, t.H,
-                 cs[i].pad, (double)t.max_flow);
-        cz_check(be, &t, what);
-
-        /* Known colours, exactly: zero motion white (either zero), pure right (u = +max) red
-         * = wheel entry 0 (whatever the sign of v's zero), twice as far 0.75 * red, half as far
-         * half-way to white, non-finite black. */
-        uint32_t *got = test_malloc((size_t)t.ny * sizeof *got);
-        if (!cz_run(be, &t, got, what))
-            continue;
-        const uint32_t *row = got + t.yoff;
-        static const struct {
-            int col;
-            uint32_t want;
-            const char *name;
-        } known[] = {
-            {0, 0xffffffffu, "zero flow"},  {1, 0xff0000ffu, "u = +max"},
-            {2, 0xff0000bfu, "u = +2 max"}, {6, 0xff8080ffu, "u = +max / 2"},
-            {7, 0xffffffffu, "-0, -0"},     {8, 0xff0000ffu, "u = +max, v = -0"},
-            {9, CZ_BLACK, "u = NaN"},       {10, CZ_BLACK, "v = NaN"},
-            {11, CZ_BLACK, "u = inf"},      {12, CZ_BLACK, "v = -inf"},
-            {13, CZ_BLACK, "u = -inf, v = inf"},
-        };
-        for (int k = 0; k < (int)(sizeof known / sizeof known[0]); k++)
-            if (known[k].col < t.W)
-                TEST_CHECK(row[known[k].col] == known[k].want, "%s: %s gives 0x%08x, want 0x%08x",
-                           what, known[k].name, row[known[k].col], known[k].want);
-        /* down (v = +max): a = -1/2, fk = 13.5: half-way between wheel entries 13 and 14 */
-        int w[55][3];
-        cz_wheel(w);
-        uint32_t down = row[3];
-        TEST_CHECK((down & 0xff) == 255 && (down >> 16 & 0xff) == 0 &&
-                       abs((int)(down >> 8 & 0xff) - (w[13][1] + w[14][1] + 1) / 2) <= 1,
-                   "%s: v = +max gives 0x%08x, want G ~ %d", what, down,
-                   (w[13][1] + w[14][1] + 1) / 2);
-        /* left (u = -max): a = 0, fk = 27: wheel entry 27 */
-        TEST_CHECK(row[4] == rgba_word(w[27][0], w[27][1], w[27][2], 255),
-                   "%s: u = -max gives 0x%08x, want wheel[27] = (%d, %d, %d)", what, row[4],
-                   w[27][0], w[27][1], w[27][2]);
+    for (int colors = WW_FLOW_MIDDLEBURY; colors <= WW_FLOW_HSV; colors++) {
+        for (int i = 0; i < (int)(sizeof cs / sizeof cs[0]); i++) {
+            test_rng r;
+            test_rng_seed(&r, 17000 + (uint64_t)i);
+            cz_in t;
+            memset(&t, 0, sizeof t);
+            cz_make(&t, 0, cs[i].W, cs[i].H, cs[i].pad);
+            t.colors = (ww_flow_colors)colors;
+            t.max_flow = cs[i].max_flow;
+            cz_flow_fill(&r, &t);
+            char what[128];
+            snprintf(what, sizeof what, "colorize_flow %s %dx%d pad %d max_flow %g",
+                     colors == WW_FLOW_HSV ? "HSV" : "Middlebury", t.W, t.H, cs[i].pad,
+                     (double)t.max_flow);
+            cz_check(be, &t, what);
+            uint32_t *got = test_malloc((size_t)t.ny * sizeof *got);
+            if (!cz_run(be, &t, got, what))
+                continue;
+            if (colors == WW_FLOW_HSV)
+                cz_known_hsv(what, got + t.yoff, t.W);
+            else
+                cz_known_middlebury(what, got + t.yoff, t.W);
+        }
     }
 }
 
@@ -2367,14 +2653,20 @@ static void test_colorize_errors(const char *dev)
     TEST_CHECK(lut.type == WW_U32 && ww_tensor_nelements(&lut) == 256,
                "ww_colormap_table: not U32 [256]");
     const ww_status bad = WW_ERR_INVALID;
-    TEST_STATUS(be, ww_colorize_flow(s, &flow, 0.0f, &rgba), bad);
-    TEST_STATUS(be, ww_colorize_flow(s, &flow, -1.0f, &rgba), bad);
-    TEST_STATUS(be, ww_colorize_flow(s, &flow, NAN, &rgba), bad);
-    TEST_STATUS(be, ww_colorize_flow(s, &flow, INFINITY, &rgba), bad);
-    TEST_STATUS(be, ww_colorize_flow(s, &scalar, 1.0f, &rgba), bad);     /* one plane */
-    TEST_STATUS(be, ww_colorize_flow(s, &flow, 1.0f, &rgba_f32), bad);   /* F32 output */
-    TEST_STATUS(be, ww_colorize_flow(s, &flow, 1.0f, &rgba_small), bad); /* width */
-    TEST_STATUS(be, ww_colorize_flow(s, &flow, 1.0f, NULL), bad);
+    const ww_flow_colors mid = WW_FLOW_MIDDLEBURY, hsv = WW_FLOW_HSV;
+    TEST_STATUS(be, ww_colorize_flow(s, &flow, 0.0f, mid, &rgba), bad);
+    TEST_STATUS(be, ww_colorize_flow(s, &flow, -1.0f, hsv, &rgba), bad);
+    TEST_STATUS(be, ww_colorize_flow(s, &flow, NAN, mid, &rgba), bad);
+    TEST_STATUS(be, ww_colorize_flow(s, &flow, INFINITY, hsv, &rgba), bad);
+    TEST_STATUS(be, ww_colorize_flow(s, &scalar, 1.0f, mid, &rgba), bad);     /* one plane */
+    TEST_STATUS(be, ww_colorize_flow(s, &scalar, 1.0f, hsv, &rgba), bad);
+    TEST_STATUS(be, ww_colorize_flow(s, &flow, 1.0f, mid, &rgba_f32), bad);   /* F32 output */
+    TEST_STATUS(be, ww_colorize_flow(s, &flow, 1.0f, hsv, &rgba_small), bad); /* width */
+    TEST_STATUS(be, ww_colorize_flow(s, &flow, 1.0f, mid, NULL), bad);
+    TEST_STATUS(be, ww_colorize_flow(s, &flow, 1.0f, (ww_flow_colors)2, &rgba), bad);
+    TEST_CHECK(test_contains(ww_backend_error(be), "colour scheme"),
+               "unknown scheme: message \"%s\"", ww_backend_error(be));
+    TEST_STATUS(be, ww_colorize_flow(s, &flow, 1.0f, (ww_flow_colors)-1, &rgba), bad);
     TEST_STATUS(be, ww_colorize_scalar(s, &scalar, 1.0f, 1.0f, &lut, &rgba), bad);
     TEST_STATUS(be, ww_colorize_scalar(s, &scalar, 2.0f, 1.0f, &lut, &rgba), bad);
     TEST_STATUS(be, ww_colorize_scalar(s, &scalar, NAN, 1.0f, &lut, &rgba), bad);
@@ -2394,11 +2686,12 @@ static void test_colorize_errors(const char *dev)
     TEST_STATUS(be, ww_palette_table(a, NULL, 3, &t), bad);
     TEST_STATUS(be, ww_palette_table(a, ww_palette_cityscapes(NULL), 0, &t), bad);
     /* the error message names the op */
-    ww_colorize_flow(s, &flow, 0.0f, &rgba);
+    ww_colorize_flow(s, &flow, 0.0f, mid, &rgba);
     TEST_CHECK(test_contains(ww_backend_error(be), "colorize_flow"),
                "error message \"%s\" does not name colorize_flow", ww_backend_error(be));
     /* a good call of each still works after the failures */
-    TEST_OK(be, ww_colorize_flow(s, &flow, 1.0f, &rgba));
+    TEST_OK(be, ww_colorize_flow(s, &flow, 1.0f, mid, &rgba));
+    TEST_OK(be, ww_colorize_flow(s, &flow, 1.0f, hsv, &rgba));
     TEST_OK(be, ww_colorize_scalar(s, &scalar, 0.0f, 1.0f, &lut, &rgba));
     TEST_OK(be, ww_colorize_labels(s, &ids, &lut, &rgba));
 }
@@ -2492,6 +2785,8 @@ static const ww_test_case cases[] = {
     BOTH("softmax_channels", test_softmax_channels),
     BOTH("argmax_channels", test_argmax_channels),
     BOTH("preprocess", test_preprocess),
+    BOTH("preprocess_resampling", test_preprocess_resampling),
+    BOTH("preprocess_errors", test_preprocess_errors),
     BOTH("gather_rows", test_gather_rows),
     BOTH("scatter_rows", test_scatter_rows),
     BOTH("probe_fma", test_probe_fma),

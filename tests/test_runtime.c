@@ -523,9 +523,9 @@ static void test_invalid_ops(const char *dev)
 
     ww_image_layout lay;
     ww_image_layout_packed(WW_FMT_RGBA, 16, 16, &lay); /* 1024 bytes: src holds 64 */
-    EXPECT_INVALID(be, s, ww_preprocess(s, &src, &lay, NULL, NULL, &pp_y), "preprocess");
+    EXPECT_INVALID(be, s, ww_preprocess(s, &src, &lay, 16, 16, NULL, NULL, &pp_y), "preprocess");
     lay.width = 0;
-    EXPECT_INVALID(be, s, ww_preprocess(s, &src, &lay, NULL, NULL, &pp_y), "preprocess");
+    EXPECT_INVALID(be, s, ww_preprocess(s, &src, &lay, 16, 16, NULL, NULL, &pp_y), "preprocess");
 
     /* x [1, 3, 16]: gather 2 rows into [1, 2, 16]; scatter back */
     EXPECT_INVALID(be, s, ww_gather_rows(s, &x, &idx_f, &rows_y), "gather|rows");

@@ -11,6 +11,12 @@ packages=(
   libopenblas-dev                             # CBLAS GEMM for the CPU backend
   libpng-dev libjpeg62-turbo-dev              # image files of winwin-infer and the datasets
   libhdf5-dev                                 # Spring .flo5 flow files (meson option hdf5)
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev   # the GStreamer plugin
+  libgstreamer-plugins-bad1.0-dev             # gstreamer-vulkan-1.0: GstContext device sharing
+  libxkbcommon-dev libxkbcommon-x11-dev       # required by gstreamer-vulkan-1.0.pc
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good  # gst-launch, videotestsrc, pngenc, mp4mux
+  gstreamer1.0-plugins-bad                    # vulkanupload (tests), fpsdisplaysink
+  gstreamer1.0-plugins-ugly                   # x264enc: the demo's mp4 files
 )
 
 missing=()

@@ -404,7 +404,7 @@ static int viz_write(ww_backend *be, const ww_model *m, const infer_opts *o, con
         if (!st)
             st = ww_tensor_write(be, &in, r->data, 2 * hw * sizeof(float));
         if (!st)
-            st = ww_colorize_flow(s, &in, max_flow, &out);
+            st = ww_colorize_flow(s, &in, max_flow, WW_FLOW_MIDDLEBURY, &out);
     } else if (!st && r->task == WW_TASK_DEPTH) {
         float lo, hi;
         range_of(r, &lo, &hi);

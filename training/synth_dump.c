@@ -81,7 +81,8 @@ static ww_status paint(painter *p, ww_task task, const ww_sample *s, int classes
         if (st == WW_OK)
             st = ww_tensor_write(p->be, &in, s->target, 2 * hw * sizeof(float));
         if (st == WW_OK)
-            st = ww_colorize_flow(p->s, &in, largest > 1e-3f ? largest : 1, &out);
+            st = ww_colorize_flow(p->s, &in, largest > 1e-3f ? largest : 1, WW_FLOW_MIDDLEBURY,
+                                  &out);
     } else if (st == WW_OK && task == WW_TASK_DEPTH) {
         /* Inverse depth (invalid: NaN, black) from the far limit to the nearest point. */
         float *inverse = (float *)words, nearest = 1 / DEPTH_FAR;
