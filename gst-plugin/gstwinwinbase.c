@@ -722,6 +722,37 @@ composition_of (GstWinwinBasePrivate * p, gdouble alpha)
   return p->composition;
 }
 
+/* Upstream writing Vulkan buffers (vulkanupload) gets a pool of them on our device when nobody
+ * downstream offered one: the frames are then mapped straight from that memory. */
+static gboolean
+gst_winwin_base_propose_allocation (GstBaseTransform * trans, GstQuery * decide_query,
+    GstQuery * query)
+{
+  GstWinwinBasePrivate *p = PRIV (GST_WINWIN_BASE (trans));
+  GstCaps *caps = NULL;
+  GstVideoInfo info;
+  GstBufferPool *pool;
+  GstStructure *config;
+  /* in place, the parent asks downstream, which may have nothing to say (fakesink) */
+  gboolean ret = GST_BASE_TRANSFORM_CLASS (gst_winwin_base_parent_class)->propose_allocation
+      (trans, decide_query, query);
+
+  gst_query_parse_allocation (query, &caps, NULL);
+  if (!caps || !p->vk_device || gst_query_get_n_allocation_pools (query) > 0 ||
+      !gst_caps_features_contains (gst_caps_get_features (caps, 0),
+          GST_CAPS_FEATURE_MEMORY_VULKAN_BUFFER) || !gst_video_info_from_caps (&info, caps))
+    return ret;
+  pool = gst_vulkan_buffer_pool_new (p->vk_device);
+  config = gst_buffer_pool_get_config (pool);
+  gst_buffer_pool_config_set_params (config, caps, GST_VIDEO_INFO_SIZE (&info), 1, 0);
+  if (gst_buffer_pool_set_config (pool, config)) {
+    gst_query_add_allocation_pool (query, pool, GST_VIDEO_INFO_SIZE (&info), 1, 0);
+    ret = TRUE;
+  }
+  gst_object_unref (pool);
+  return ret;
+}
+
 /* Post a latency message when the p95 inference time grew past what was reported. */
 static void
 check_latency (GstWinwinBase * self)
@@ -1143,6 +1174,7 @@ gst_winwin_base_class_init (GstWinwinBaseClass * klass)
   trans_class->stop = gst_winwin_base_stop;
   trans_class->transform_caps = gst_winwin_base_transform_caps;
   trans_class->set_caps = gst_winwin_base_set_caps;
+  trans_class->propose_allocation = gst_winwin_base_propose_allocation;
   trans_class->transform = gst_winwin_base_transform;
   trans_class->transform_ip = gst_winwin_base_transform_ip;
   trans_class->submit_input_buffer = gst_winwin_base_submit_input_buffer;

@@ -1868,6 +1868,44 @@ GST_START_TEST (test_vulkan_upload)
 
 GST_END_TEST;
 
+/* An upstream that writes Vulkan buffers is offered a pool of them on the element's device, so
+ * that vulkanupload fills memory the element maps directly. */
+GST_START_TEST (test_vulkan_propose_pool)
+{
+  GstHarness *h;
+  GstCaps *caps;
+  GstQuery *q;
+  GstBufferPool *pool = NULL;
+  GstVulkanDevice *device = NULL;
+  gchar *why = NULL;
+
+  if (!vulkan_available (&why)) {
+    report_skip ("test_vulkan_propose_pool", why);
+    g_free (why);
+    return;
+  }
+  h = harness_new ("winwindepth", "device=vulkan");
+  caps = gst_caps_from_string ("video/x-raw(memory:VulkanBuffer),format=RGBA,width=32,"
+      "height=32,framerate=30/1");
+  gst_harness_set_caps (h, gst_caps_ref (caps), gst_caps_ref (caps));
+  q = gst_query_new_allocation (caps, TRUE);
+  fail_unless (gst_pad_peer_query (h->srcpad, q), "the element answered no allocation query");
+  fail_unless (gst_query_get_n_allocation_pools (q) >= 1, "no pool proposed");
+  gst_query_parse_nth_allocation_pool (q, 0, &pool, NULL, NULL, NULL);
+  fail_unless (GST_IS_VULKAN_BUFFER_POOL (pool), "the pool is a %s",
+      pool ? G_OBJECT_TYPE_NAME (pool) : "NULL");
+  g_object_get (h->element, "vulkan-device", &device, NULL);
+  fail_unless (device && GST_VULKAN_BUFFER_POOL (pool)->device == device,
+      "the pool is not on the element's device");
+  gst_object_unref (device);
+  gst_object_unref (pool);
+  gst_query_unref (q);
+  gst_caps_unref (caps);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 /* class-filter in mode=visualize: pixels of the other classes are not painted in their class
  * colours (they are black: nothing to show), pixels of the class are. */
 GST_START_TEST (test_seg_class_filter_visualize)
@@ -2145,6 +2183,7 @@ winwin_suite (void)
   ADD (s, test_device_auto);
   ADD (s, test_vulkan_shared_device);
   ADD (s, test_vulkan_upload);
+  ADD (s, test_vulkan_propose_pool);
   ADD (s, test_vulkan_failed_start_releases);
   ADD (s, test_device_cpu_with_vulkan_context);
   ADD (s, test_qos);
