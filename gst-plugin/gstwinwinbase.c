@@ -305,6 +305,24 @@ ensure_viz (GstWinwinBasePrivate * p)
   return p->viz_seq || ww_seq_create (be, &p->viz_seq) == WW_OK;
 }
 
+/* The file model-file names, else the task's installed default model; NULL when neither exists.
+ * Clears the pending swap it answers. The caller owns the string. */
+static gchar *
+wanted_model (GstWinwinBase * self)
+{
+  GstWinwinBasePrivate *p = PRIV (self);
+  char buf[4096];
+  gchar *path;
+
+  GST_OBJECT_LOCK (self);
+  path = g_strdup (p->model_file);
+  p->model_pending = FALSE;
+  GST_OBJECT_UNLOCK (self);
+  if (!path && ww_model_default_path (GST_WINWIN_BASE_GET_CLASS (self)->task, buf, sizeof buf))
+    path = g_strdup (buf);
+  return path;
+}
+
 /* Swap to the model-file set while running, at this frame boundary; the old model stays on
  * failure. The application hears of it through an element message "winwin-model". */
 static void
@@ -317,15 +335,7 @@ swap_model (GstWinwinBase * self)
   ww_runner *r = NULL;
   GstStructure *s;
 
-  GST_OBJECT_LOCK (self);
-  path = g_strdup (p->model_file);
-  p->model_pending = FALSE;
-  GST_OBJECT_UNLOCK (self);
-  if (!path) {
-    char buf[4096];
-    path = g_strdup (ww_model_default_path (GST_WINWIN_BASE_GET_CLASS (self)->task, buf,
-            sizeof buf));
-  }
+  path = wanted_model (self);
   m = path ? load_model (self, path, &error) : NULL;
   if (!path)
     g_set_error (&error, GST_WINWIN_ERROR, 0, "no default model is installed");
@@ -365,13 +375,11 @@ gst_winwin_base_start (GstBaseTransform * trans)
   GError *error = NULL;
   gchar *path, *device;
   gint index;
-  char buf[4096];
 
+  path = wanted_model (self);
   GST_OBJECT_LOCK (self);
-  path = g_strdup (p->model_file);
   device = g_strdup (p->device);
   index = p->device_index;
-  p->model_pending = FALSE;
   p->received = p->processed = p->inferred = p->stale = 0;
   memset (&p->infer, 0, sizeof p->infer);
   memset (&p->readback, 0, sizeof p->readback);
@@ -380,8 +388,6 @@ gst_winwin_base_start (GstBaseTransform * trans)
   p->first_frame_us = p->last_frame_us = 0;
   GST_OBJECT_UNLOCK (self);
 
-  if (!path && ww_model_default_path (klass->task, buf, sizeof buf))
-    path = g_strdup (buf);
   if (!path) {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No %s model: model-file is not set and no "
             "default model is installed", ww_task_name (klass->task)),
@@ -521,6 +527,19 @@ gst_winwin_base_set_caps (GstBaseTransform * trans, GstCaps * incaps, GstCaps * 
   return TRUE;
 }
 
+/* The list of INPUT_FORMATS as a caps field value, made once. */
+static const GValue *
+input_formats (void)
+{
+  static GstCaps *caps;
+  if (g_once_init_enter (&caps)) {
+    GstCaps *c = gst_caps_from_string ("video/x-raw, format=(string)" INPUT_FORMATS);
+    GST_MINI_OBJECT_FLAG_SET (c, GST_MINI_OBJECT_FLAG_MAY_BE_LEAKED);
+    g_once_init_leave (&caps, c);
+  }
+  return gst_structure_get_value (gst_caps_get_structure (caps, 0), "format");
+}
+
 static GstCaps *
 gst_winwin_base_transform_caps (GstBaseTransform * trans, GstPadDirection direction,
     GstCaps * caps, GstCaps * filter)
@@ -545,13 +564,7 @@ gst_winwin_base_transform_caps (GstBaseTransform * trans, GstPadDirection direct
             gst_video_format_to_string (klass->raw_format), NULL);
         out = gst_caps_merge_structure_full (out, s, NULL);
       } else {
-        GValue formats = G_VALUE_INIT;
-        GstCaps *tmpl = gst_caps_from_string ("video/x-raw, format=(string)" INPUT_FORMATS);
-        gst_value_init_and_copy (&formats, gst_structure_get_value (gst_caps_get_structure (tmpl,
-                    0), "format"));
-        gst_structure_set_value (s, "format", &formats);
-        g_value_unset (&formats);
-        gst_caps_unref (tmpl);
+        gst_structure_set_value (s, "format", input_formats ());
         out = gst_caps_merge_structure_full (out, gst_structure_copy (s),
             gst_caps_features_new (GST_CAPS_FEATURE_MEMORY_VULKAN_BUFFER, NULL));
         out = gst_caps_merge_structure_full (out, s, NULL);

@@ -170,21 +170,22 @@ static void
 write_raw (GstWinwinBase * base, const GstWinwinHostResult * res, GstVideoFrame * out)
 {
   guint W = GST_VIDEO_FRAME_WIDTH (out), H = GST_VIDEO_FRAME_HEIGHT (out);
+  guint *xs = res ? gst_winwin_render_nearest_table (res->width, W) : NULL;
+
   (void) base;
   for (guint y = 0; y < H; y++) {
     guint16 *row = (guint16 *) ((guint8 *) GST_VIDEO_FRAME_PLANE_DATA (out, 0) +
         (gsize) y * GST_VIDEO_FRAME_PLANE_STRIDE (out, 0));
+    const gfloat *inv = res ? res->data + (gsize) gst_winwin_render_nearest (y, res->height,
+        H) * res->width : NULL;
     for (guint x = 0; x < W; x++) {
       guint16 mm = 0;
-      if (res) {
-        gfloat inv = res->data[(gsize) gst_winwin_render_nearest (y, res->height,
-                H) * res->width + gst_winwin_render_nearest (x, res->width, W)];
-        if (inv > 0 && isfinite (inv))
-          mm = (guint16) MIN (lround (1000.0 / inv), 65535);
-      }
+      if (inv && inv[xs[x]] > 0 && isfinite (inv[xs[x]]))
+        mm = (guint16) MIN (lround (1000.0 / inv[xs[x]]), 65535);
       row[x] = GUINT16_TO_LE (mm);
     }
   }
+  g_free (xs);
 }
 
 static void

@@ -119,25 +119,24 @@ static void
 write_raw (GstWinwinBase * base, const GstWinwinHostResult * res, GstVideoFrame * out)
 {
   guint W = GST_VIDEO_FRAME_WIDTH (out), H = GST_VIDEO_FRAME_HEIGHT (out);
+  guint *xs = res ? gst_winwin_render_nearest_table (res->width, W) : NULL;
+  gsize plane = res ? (gsize) res->width * res->height : 0;
+
   (void) base;
   for (guint y = 0; y < H; y++) {
     guint16 *row = (guint16 *) ((guint8 *) GST_VIDEO_FRAME_PLANE_DATA (out, 0) +
         (gsize) y * GST_VIDEO_FRAME_PLANE_STRIDE (out, 0));
+    const gfloat *u = res ? res->data + (gsize) gst_winwin_render_nearest (y, res->height,
+        H) * res->width : NULL;
     for (guint x = 0; x < W; x++) {
       guint16 *px = row + 4 * x;
-      if (res) {
-        gsize i = (gsize) gst_winwin_render_nearest (y, res->height, H) * res->width +
-            gst_winwin_render_nearest (x, res->width, W);
-        gsize plane = (gsize) res->width * res->height;
-        px[0] = GUINT16_TO_LE (kitti (res->data[i]));
-        px[1] = GUINT16_TO_LE (kitti (res->data[plane + i]));
-        px[2] = GUINT16_TO_LE (1);
-      } else {
-        px[0] = px[1] = px[2] = 0;
-      }
+      px[0] = GUINT16_TO_LE (u ? kitti (u[xs[x]]) : 0);
+      px[1] = GUINT16_TO_LE (u ? kitti (u[plane + xs[x]]) : 0);
+      px[2] = GUINT16_TO_LE (u ? 1 : 0);
       px[3] = 0xffff;
     }
   }
+  g_free (xs);
 }
 
 static void

@@ -34,16 +34,23 @@ over_black (guint32 w, gboolean replace)
       (((w >> 16) & 0xff) * a / 255) << 16 | 0xff000000u;
 }
 
+guint *
+gst_winwin_render_nearest_table (guint n, guint frame_n)
+{
+  guint *t = g_new (guint, frame_n);
+  for (guint x = 0; x < frame_n; x++)
+    t[x] = gst_winwin_render_nearest (x, n, frame_n);
+  return t;
+}
+
 void
 gst_winwin_render_blend (GstVideoFrame * frame, const guint32 * rgba, guint width,
     guint height, gdouble alpha, gboolean replace)
 {
   GstVideoFormat f = GST_VIDEO_FRAME_FORMAT (frame);
   guint W = GST_VIDEO_FRAME_WIDTH (frame), H = GST_VIDEO_FRAME_HEIGHT (frame);
-  guint *xs = g_new (guint, W);
+  guint *xs = gst_winwin_render_nearest_table (width, W);
 
-  for (guint x = 0; x < W; x++)
-    xs[x] = gst_winwin_render_nearest (x, width, W);
   if (f == GST_VIDEO_FORMAT_NV12 || f == GST_VIDEO_FORMAT_I420) {
     gboolean nv12 = f == GST_VIDEO_FORMAT_NV12;
     for (guint y = 0; y < H; y++) {

@@ -23,5 +23,9 @@ gst_winwin_render_nearest (guint x, guint n, guint frame_n)
   return m < n ? m : n - 1;
 }
 
+/* gst_winwin_render_nearest of every x < frame_n, computed once per frame instead of once per
+ * pixel (g_free it). */
+guint *gst_winwin_render_nearest_table (guint n, guint frame_n);
+
 G_END_DECLS
 #endif

@@ -136,24 +136,19 @@ classes (GstWinwinBase * base)
   return GST_WINWIN_SEG (base)->class_names;
 }
 
-/* Is class id shown under the filter (comma-separated ids or names)? */
+/* Is class id (named name) shown under the filter (comma-separated ids or names; NULL: all)? */
 static gboolean
-shown (const GstWinwinSeg * self, gchar ** filter, gint id)
+shown (gchar ** filter, gint id, const gchar * name)
 {
-  gchar **names;
-  gboolean hit = FALSE;
-
   if (!filter)
     return TRUE;
-  names = g_strsplit (self->class_names, ",", -1);
-  for (gchar ** f = filter; *f && !hit; f++) {
+  for (gchar ** f = filter; *f; f++) {
     gchar *end, *tok = g_strstrip (*f);
     glong v = strtol (tok, &end, 10);
-    hit = (*tok && !*end) ? v == id : (g_strv_length (names) > (guint) id &&
-        !g_ascii_strcasecmp (tok, names[id]));
+    if ((*tok && !*end) ? v == id : (name && !g_ascii_strcasecmp (tok, name)))
+      return TRUE;
   }
-  g_strfreev (names);
-  return hit;
+  return FALSE;
 }
 
 static ww_status
@@ -166,7 +161,8 @@ colorize (GstWinwinBase * base, ww_runner * runner, ww_seq * seq, ww_arena * are
   int64_t n = self->classes;
   guint32 *words = g_new (guint32, n);
   const guint8 *rgb = self->colors;
-  gchar **filter = NULL;
+  gchar **filter = NULL, **names = g_strsplit (self->class_names, ",", -1);
+  guint nnames = g_strv_length (names);
   ww_status st;
   int ncity;
 
@@ -178,8 +174,9 @@ colorize (GstWinwinBase * base, ww_runner * runner, ww_seq * seq, ww_arena * are
   GST_OBJECT_UNLOCK (self);
   for (int64_t i = 0; i < n; i++)
     words[i] = WW_RGBA (rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2],
-        shown (self, filter, (gint) i) ? 255 : 0);
+        shown (filter, (gint) i, (guint) i < nnames ? names[i] : NULL) ? 255 : 0);
   g_strfreev (filter);
+  g_strfreev (names);
   st = ww_runner_result (runner, "labels", &ids);
   if (st == WW_OK)
     st = ww_arena_alloc (arena, WW_U32, 1, &n, &palette);
@@ -193,15 +190,18 @@ static void
 write_raw (GstWinwinBase * base, const GstWinwinHostResult * res, GstVideoFrame * out)
 {
   guint W = GST_VIDEO_FRAME_WIDTH (out), H = GST_VIDEO_FRAME_HEIGHT (out);
+  guint *xs = res ? gst_winwin_render_nearest_table (res->width, W) : NULL;
+
   (void) base;
   for (guint y = 0; y < H; y++) {
     guint16 *row = (guint16 *) ((guint8 *) GST_VIDEO_FRAME_PLANE_DATA (out, 0) +
         (gsize) y * GST_VIDEO_FRAME_PLANE_STRIDE (out, 0));
+    const guint8 *ids = res ? res->labels + (gsize) gst_winwin_render_nearest (y, res->height,
+        H) * res->width : NULL;
     for (guint x = 0; x < W; x++)
-      row[x] = GUINT16_TO_LE (res ? res->labels[(gsize) gst_winwin_render_nearest (y,
-                  res->height, H) * res->width + gst_winwin_render_nearest (x, res->width,
-                  W)] : 255);
+      row[x] = GUINT16_TO_LE (ids ? ids[xs[x]] : 255);
   }
+  g_free (xs);
 }
 
 static void
