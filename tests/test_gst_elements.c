@@ -310,8 +310,30 @@ rare_class (const GstWinwinResult * r)
   return pick;
 }
 
+/* The memory the process holds. Under AddressSanitizer, RSS also counts the quarantine of
+ * freed blocks (up to 256 MB), which fills over a long run whatever the code does and made the
+ * RSS check fail by chance; there the live heap that ASan tracks is the honest measure. */
+#if defined(__SANITIZE_ADDRESS__)
+#define WW_TEST_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WW_TEST_UNDER_ASAN 1
+#endif
+#endif
+
+#ifdef WW_TEST_UNDER_ASAN
+/* From libasan; GCC ships no header for it (Clang's sanitizer/allocator_interface.h). */
+size_t __sanitizer_get_current_allocated_bytes (void);
+#define MEMORY_MEASURE "live heap"
 static gsize
-rss_bytes (void)
+memory_in_use (void)
+{
+  return __sanitizer_get_current_allocated_bytes ();
+}
+#else
+#define MEMORY_MEASURE "RSS"
+static gsize
+memory_in_use (void)
 {
   gchar *text = NULL;
   unsigned long size = 0, resident = 0;
@@ -320,6 +342,7 @@ rss_bytes (void)
   g_free (text);
   return (gsize) resident * (gsize) sysconf (_SC_PAGESIZE);
 }
+#endif
 
 static gboolean
 vulkan_available (gchar ** why)
@@ -2107,7 +2130,7 @@ GST_START_TEST (test_latency)
 
 GST_END_TEST;
 
-/* 2000 frames through winwinflow mode=overlay: the resident memory stays flat. */
+/* 2000 frames through winwinflow mode=overlay: the memory in use stays flat. */
 GST_START_TEST (test_memory_flat)
 {
   GstElement *e = make_element ("winwinflow", "device=cpu mode=overlay");
@@ -2125,12 +2148,12 @@ GST_START_TEST (test_memory_flat)
     fail_unless (out != NULL);
     gst_buffer_unref (out);
     if (i + 1 == 200)
-      at200 = rss_bytes ();
+      at200 = memory_in_use ();
   }
-  at2000 = rss_bytes ();
-  g_print ("  RSS after 200 frames %.2f MB, after 2000 %.2f MB (%.1f s)\n", at200 / 1e6,
-      at2000 / 1e6, (g_get_monotonic_time () - t0) / 1e6);
-  fail_unless (at2000 < at200 + 4 * 1000 * 1000, "RSS grew by %.2f MB over 1800 frames",
+  at2000 = memory_in_use ();
+  g_print ("  " MEMORY_MEASURE " after 200 frames %.2f MB, after 2000 %.2f MB (%.1f s)\n",
+      at200 / 1e6, at2000 / 1e6, (g_get_monotonic_time () - t0) / 1e6);
+  fail_unless (at2000 < at200 + 4 * 1000 * 1000, MEMORY_MEASURE " grew by %.2f MB over 1800 frames",
       ((gdouble) at2000 - at200) / 1e6);
   fail_unless_equals_uint64 (stat_u64 (e, "frames"), 2000);
   gst_caps_unref (caps);
