@@ -114,4 +114,36 @@ ww_status ww_vk_groups_1d(uint64_t total, uint32_t per_group, const ww_vk_caps *
 ww_status ww_vk_grid(uint64_t gx, uint64_t total, const ww_vk_caps *caps, uint32_t groups[3],
                      char *err, size_t errlen);
 
+/* ---- Shared by the planners (vk_plan.c) ------------------------------------------------------ */
+
+/* Print the message into err (when err and errlen are given) and return st. */
+ww_status ww_vk_plan_fail(char *err, size_t errlen, ww_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ceil(a / b) for b > 0. */
+static inline uint64_t ww_vk_div_up(uint64_t a, uint64_t b)
+{
+    return (a + b - 1) / b;
+}
+
+/* Lanes of a one-dimensional workgroup: 64 on CPU drivers (lavapipe vectorises x, 8 lanes of
+ * 256-bit vectors), 256 on GPUs (a few warps); when want > 0, no more than a row of want items
+ * rounded up to the lane granule (8 / 32); capped by maxComputeWorkGroupInvocations and, with
+ * `shared`, by one float of shared memory per lane. 0 when the device allows no such group. */
+uint32_t ww_vk_lanes(const ww_vk_caps *caps, uint64_t want, int shared);
+
+/* d runs shader sh in one-dimensional workgroups of lx lanes: spec = {lx, 1, 1} and no
+ * shader-specific constants. */
+void ww_vk_local_1d(ww_vk_dispatch *d, ww_shader_id sh, uint32_t lx);
+
+/* WW_ERR_UNSUPPORTED with a message naming op when a workgroup of n invocations exceeds the
+ * device limit; WW_OK otherwise. */
+ww_status ww_vk_check_invocations(const char *op, uint32_t n, const ww_vk_caps *caps, char *err,
+                                  size_t errlen);
+
+/* One item per invocation, `total` items: ww_vk_lanes(caps, 0, 0) lanes per workgroup, laid out
+ * by ww_vk_groups_1d, so that the shader's 32-bit linear invocation index never wraps. */
+ww_status ww_vk_plan_items(ww_shader_id sh, uint64_t total, const ww_vk_caps *caps,
+                           ww_vk_dispatch *d, char *err, size_t errlen);
+
 #endif

@@ -19,12 +19,6 @@
 
 #include "vk_plan.h"
 
-static uint32_t cdiv(uint64_t a, uint64_t b)
-{
-    uint64_t q = (a + b - 1) / b;
-    return q > 0xffffffffu ? 0xffffffffu : (uint32_t)q;
-}
-
 ww_status ww_vk_plan_attention_backward(const ww_node *n, const ww_vk_caps *caps,
                                         ww_vk_dispatch *d, char *err, size_t errlen)
 {
@@ -48,12 +42,7 @@ ww_status ww_vk_plan_attention_backward(const ww_node *n, const ww_vk_caps *caps
         block = 4;
         rows = 1;
     }
-    if (WX > caps->max_invocations) {
-        if (err && errlen)
-            snprintf(err, errlen, "%s: workgroup of %u invocations exceeds the device limit %u",
-                     op, WX, caps->max_invocations);
-        return WW_ERR_UNSUPPORTED;
-    }
+    WW_TRY(ww_vk_check_invocations(op, WX, caps, err, errlen));
     d->shader = dq ? WW_SHADER_ATTENTION_BWD_DQ : WW_SHADER_ATTENTION_BWD_DKDV;
     d->nspec = 6;
     d->spec[0] = WX;
@@ -63,5 +52,5 @@ ww_status ww_vk_plan_attention_backward(const ww_node *n, const ww_vk_caps *caps
     d->spec[4] = block;
     d->spec[5] = rows;
     uint64_t own = dq ? p->Nq : p->Nk, pairs = (uint64_t)p->H * (dq ? p->B : p->Bkv);
-    return ww_vk_grid(cdiv(own, (uint64_t)WX * rows), pairs, caps, d->groups, err, errlen);
+    return ww_vk_grid(ww_vk_div_up(own, (uint64_t)WX * rows), pairs, caps, d->groups, err, errlen);
 }

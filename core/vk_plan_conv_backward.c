@@ -15,75 +15,15 @@
  *   group index * LX + gl_LocalInvocationIndex; no shader-specific constants.
  * Lanes run along x: 8 on CPU drivers (one lavapipe SIMD vector), 64 / 256 on GPUs.
  */
-#include <stdarg.h>
-#include <stdio.h>
 
 #include "vk_plan.h"
-
-static ww_status fail(char *err, size_t errlen, ww_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static ww_status fail(char *err, size_t errlen, ww_status st, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
-
-static uint64_t cdiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
-
-static void set_local(ww_vk_dispatch *d, ww_shader_id sh, uint32_t lx)
-{
-    d->shader = sh;
-    for (int i = 0; i < WW_VK_MAX_SPEC; i++)
-        d->spec[i] = 0;
-    d->spec[0] = lx;
-    d->spec[1] = 1;
-    d->spec[2] = 1;
-    d->nspec = 3;
-}
-
-static ww_status check_width(uint32_t lx, const ww_vk_caps *caps, char *err, size_t errlen)
-{
-    if (caps->max_invocations && lx > caps->max_invocations)
-        return fail(err, errlen, WW_ERR_UNSUPPORTED,
-                    "workgroup of %u invocations exceeds the device limit %u", lx,
-                    caps->max_invocations);
-    return WW_OK;
-}
-
-/* One item per invocation, `total` items, lx per workgroup. */
-static ww_status plan_items(ww_shader_id sh, uint64_t total, const ww_vk_caps *caps,
-                            ww_vk_dispatch *d, char *err, size_t errlen)
-{
-    uint32_t lx = caps->is_cpu ? 64 : 256;
-    if (caps->max_invocations && lx > caps->max_invocations)
-        lx = caps->max_invocations;
-    set_local(d, sh, lx);
-    if (total > 0xffffffffull)
-        return fail(err, errlen, WW_ERR_UNSUPPORTED,
-                    "%llu items exceed the 32-bit index range of the shader",
-                    (unsigned long long)total);
-    ww_status st = ww_vk_groups_1d(total, lx, caps, d->groups, err, errlen);
-    if (st != WW_OK)
-        return st;
-    uint64_t inv = (uint64_t)d->groups[0] * d->groups[1] * d->groups[2] * lx;
-    if (inv > 0x100000000ull)
-        return fail(err, errlen, WW_ERR_UNSUPPORTED,
-                    "%llu items need %llu invocations, beyond a 32-bit index",
-                    (unsigned long long)total, (unsigned long long)inv);
-    return WW_OK;
-}
 
 static ww_status plan_dx(const ww_conv2d_params *p, const ww_vk_caps *caps, ww_vk_dispatch *d,
                          char *err, size_t errlen)
 {
     if (p->k == 0 || p->stride == 0)
-        return fail(err, errlen, WW_ERR_INVALID, "kernel %u / stride %u", p->k, p->stride);
+        return ww_vk_plan_fail(err, errlen, WW_ERR_INVALID, "kernel %u / stride %u", p->k,
+                               p->stride);
     const uint32_t WX = caps->is_cpu ? 8 : 64;
     uint32_t TM = p->Cin >= 16 && caps->is_cpu ? 16 : p->Cin >= 8 ? 8 : 4;
     uint32_t TN = p->W >= 4 * WX ? 4 : p->W >= 2 * WX ? 2 : 1;
@@ -97,15 +37,16 @@ static ww_status plan_dx(const ww_conv2d_params *p, const ww_vk_caps *caps, ww_v
         TN = (TN < p->stride ? 1 : TN / p->stride) * p->stride;
         KSP = p->k | p->stride << 8 | p->pad << 16;
     }
-    WW_TRY(check_width(WX, caps, err, errlen));
-    set_local(d, WW_SHADER_CONV2D_BWD_INPUT, WX);
+    WW_TRY(ww_vk_check_invocations(ww_op_name(WW_OP_CONV2D_BWD_INPUT), WX, caps, err, errlen));
+    ww_vk_local_1d(d, WW_SHADER_CONV2D_BWD_INPUT, WX);
     d->spec[3] = TM;
     d->spec[4] = TN;
     d->spec[5] = KSP;
     d->spec[6] = 8; /* SG: weight loads shared by 8 lanes */
     d->nspec = 7;
-    return ww_vk_grid(cdiv(p->W, (uint64_t)WX * TN), (uint64_t)p->H * cdiv(p->Cin, TM) * p->B,
-                      caps, d->groups, err, errlen);
+    return ww_vk_grid(ww_vk_div_up(p->W, (uint64_t)WX * TN),
+                      (uint64_t)p->H * ww_vk_div_up(p->Cin, TM) * p->B, caps, d->groups, err,
+                      errlen);
 }
 
 static ww_status plan_dw(const ww_conv2d_params *p, const ww_vk_caps *caps, ww_vk_dispatch *d,
@@ -113,7 +54,7 @@ static ww_status plan_dw(const ww_conv2d_params *p, const ww_vk_caps *caps, ww_v
 {
     uint64_t ntap = (uint64_t)p->Cin * p->k * p->k;
     if (ntap == 0 || ntap > 0xffffffffull)
-        return fail(err, errlen, WW_ERR_INVALID, "%llu taps", (unsigned long long)ntap);
+        return ww_vk_plan_fail(err, errlen, WW_ERR_INVALID, "%llu taps", (unsigned long long)ntap);
     uint32_t WX = caps->is_cpu ? 8 : 64;
     uint32_t TM = caps->is_cpu ? (p->Cout >= 8 ? 8 : 4) : 4;
     uint32_t TN = ntap >= 8 ? 8 : 4;
@@ -121,29 +62,26 @@ static ww_status plan_dw(const ww_conv2d_params *p, const ww_vk_caps *caps, ww_v
     while ((uint64_t)WX * TM * TN * 4 > caps->max_shared_bytes && WX > 8)
         WX /= 2;
     if ((uint64_t)WX * TM * TN * 4 > caps->max_shared_bytes)
-        return fail(err, errlen, WW_ERR_UNSUPPORTED,
-                    "%u bytes of shared memory exceed the device limit %u", WX * TM * TN * 4,
-                    caps->max_shared_bytes);
-    WW_TRY(check_width(WX, caps, err, errlen));
-    set_local(d, WW_SHADER_CONV2D_BWD_WEIGHT, WX);
+        return ww_vk_plan_fail(err, errlen, WW_ERR_UNSUPPORTED,
+                               "%u bytes of shared memory exceed the device limit %u",
+                               WX * TM * TN * 4, caps->max_shared_bytes);
+    WW_TRY(ww_vk_check_invocations(ww_op_name(WW_OP_CONV2D_BWD_WEIGHT), WX, caps, err, errlen));
+    ww_vk_local_1d(d, WW_SHADER_CONV2D_BWD_WEIGHT, WX);
     d->spec[3] = TM;
     d->spec[4] = TN;
     d->nspec = 5;
-    return ww_vk_grid(cdiv(ntap, TN), cdiv(p->Cout, TM), caps, d->groups, err, errlen);
+    return ww_vk_grid(ww_vk_div_up(ntap, TN), ww_vk_div_up(p->Cout, TM), caps, d->groups, err,
+                      errlen);
 }
 
 static ww_status plan_channel_sum(const ww_channels_params *p, const ww_vk_caps *caps,
                                   ww_vk_dispatch *d, char *err, size_t errlen)
 {
-    uint32_t lx = caps->is_cpu ? 64 : 256;
-    if (caps->max_invocations && lx > caps->max_invocations)
-        lx = caps->max_invocations;
-    if (caps->max_shared_bytes && (uint64_t)lx * 4 > caps->max_shared_bytes)
-        lx = caps->max_shared_bytes / 4;
+    uint32_t lx = ww_vk_lanes(caps, 0, 1);
     if (lx == 0)
-        return fail(err, errlen, WW_ERR_UNSUPPORTED,
-                    "device allows no workgroup with shared memory");
-    set_local(d, WW_SHADER_CHANNEL_SUM, lx);
+        return ww_vk_plan_fail(err, errlen, WW_ERR_UNSUPPORTED,
+                               "device allows no workgroup with shared memory");
+    ww_vk_local_1d(d, WW_SHADER_CHANNEL_SUM, lx);
     return ww_vk_groups_1d(p->C, 1, caps, d->groups, err, errlen); /* one group per channel */
 }
 
@@ -161,17 +99,18 @@ ww_status ww_vk_plan_conv_backward(const ww_node *n, const ww_vk_caps *caps, ww_
         return plan_channel_sum(&n->p.channels, caps, d, err, errlen);
     case WW_OP_RESIZE_BWD: {
         const ww_resize_params *p = &n->p.resize;
-        return plan_items(WW_SHADER_RESIZE_BWD, (uint64_t)p->planes * p->H * p->W, caps, d, err,
-                          errlen);
+        return ww_vk_plan_items(WW_SHADER_RESIZE_BWD, (uint64_t)p->planes * p->H * p->W, caps, d,
+                                err, errlen);
     }
     case WW_OP_RELU_BWD:
-        return plan_items(WW_SHADER_RELU_BWD, n->p.eltwise.n, caps, d, err, errlen);
+        return ww_vk_plan_items(WW_SHADER_RELU_BWD, n->p.eltwise.n, caps, d, err, errlen);
     case WW_OP_SCATTER_ADD_ROWS: {
         const ww_rows_params *p = &n->p.rows;
-        return plan_items(WW_SHADER_SCATTER_ADD_ROWS, (uint64_t)p->B * p->n * p->D, caps, d, err,
-                          errlen);
+        return ww_vk_plan_items(WW_SHADER_SCATTER_ADD_ROWS, (uint64_t)p->B * p->n * p->D, caps, d,
+                                err, errlen);
     }
     default:
-        return fail(err, errlen, WW_ERR_INVALID, "op %d is not a conv backward op", (int)n->op);
+        return ww_vk_plan_fail(err, errlen, WW_ERR_INVALID, "op %d is not a conv backward op",
+                               (int)n->op);
     }
 }

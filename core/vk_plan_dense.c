@@ -15,12 +15,6 @@
 
 #include "vk_plan.h"
 
-static uint32_t cdiv(uint64_t a, uint64_t b)
-{
-    uint64_t q = (a + b - 1) / b;
-    return q > 0xffffffffu ? 0xffffffffu : (uint32_t)q;
-}
-
 static void set_local(ww_vk_dispatch *d, uint32_t x, uint32_t y, uint32_t z)
 {
     d->spec[0] = x;
@@ -32,15 +26,6 @@ static void set_local(ww_vk_dispatch *d, uint32_t x, uint32_t y, uint32_t z)
 static void add_spec(ww_vk_dispatch *d, uint32_t v)
 {
     d->spec[d->nspec++] = v;
-}
-
-static ww_status too_many_invocations(const char *op, uint32_t n, const ww_vk_caps *caps,
-                                      char *err, size_t errlen)
-{
-    if (err && errlen)
-        snprintf(err, errlen, "%s: workgroup of %u invocations exceeds the device limit %u", op,
-                 n, caps->max_invocations);
-    return WW_ERR_UNSUPPORTED;
 }
 
 /* Flags that change a GEMM's epilogue; passed as a spec constant so that lavapipe compiles only
@@ -78,16 +63,15 @@ ww_status ww_vk_plan_gemm(const ww_node *n, const ww_vk_caps *caps, ww_vk_dispat
         add_spec(d, TN);
         add_spec(d, AV | BV << 2 | SG << 4);
         add_spec(d, p->flags & EPI_FLAGS);
-        if (WX > caps->max_invocations)
-            return too_many_invocations("gemm", WX, caps, err, errlen);
-        return ww_vk_grid(cdiv(p->N, WX * TN), (uint64_t)cdiv(p->M, TM) * p->batch, caps,
-                          d->groups, err, errlen);
+        WW_TRY(ww_vk_check_invocations("gemm", WX, caps, err, errlen));
+        return ww_vk_grid(ww_vk_div_up(p->N, WX * TN), (uint64_t)ww_vk_div_up(p->M, TM) * p->batch,
+                          caps, d->groups, err, errlen);
     }
 
     /* Shared-memory tiles: 128 x 128 with 8 x 8 per thread where the grid still fills a big GPU,
      * else 64 x 64 with 4 x 4 per thread. Both use 256 invocations and BK = 16. */
     uint32_t BM = 128, BN = 128, BK = 16, TM = 8, TN = 8;
-    uint64_t tiles = (uint64_t)cdiv(p->M, 128) * cdiv(p->N, 128) * p->batch;
+    uint64_t tiles = (uint64_t)ww_vk_div_up(p->M, 128) * ww_vk_div_up(p->N, 128) * p->batch;
     if (tiles < 264) {
         BM = 64;
         BN = 64;
@@ -96,8 +80,7 @@ ww_status ww_vk_plan_gemm(const ww_node *n, const ww_vk_caps *caps, ww_vk_dispat
     }
     uint32_t wx = BN / TN, wy = BM / TM;
     uint32_t shared = 4u * BK * (BM + 1 + BN + 1);
-    if (wx * wy > caps->max_invocations)
-        return too_many_invocations("gemm", wx * wy, caps, err, errlen);
+    WW_TRY(ww_vk_check_invocations("gemm", wx * wy, caps, err, errlen));
     if (shared > caps->max_shared_bytes) {
         if (err && errlen)
             snprintf(err, errlen, "gemm: %u bytes of shared memory exceed the device limit %u",
@@ -109,8 +92,8 @@ ww_status ww_vk_plan_gemm(const ww_node *n, const ww_vk_caps *caps, ww_vk_dispat
     add_spec(d, BK);
     add_spec(d, TM);
     add_spec(d, TN);
-    return ww_vk_grid(cdiv(p->N, BN), (uint64_t)cdiv(p->M, BM) * p->batch, caps, d->groups, err,
-                      errlen);
+    return ww_vk_grid(ww_vk_div_up(p->N, BN), (uint64_t)ww_vk_div_up(p->M, BM) * p->batch, caps,
+                      d->groups, err, errlen);
 }
 
 /* ---- Attention ----------------------------------------------------------------------------
@@ -142,14 +125,13 @@ ww_status ww_vk_plan_attention(const ww_node *n, const ww_vk_caps *caps, ww_vk_d
         KB = 4;
         QR = 1;
     }
-    if (WX > caps->max_invocations)
-        return too_many_invocations("attention", WX, caps, err, errlen);
+    WW_TRY(ww_vk_check_invocations("attention", WX, caps, err, errlen));
     d->shader = WW_SHADER_ATTENTION;
     set_local(d, WX, 1, 1);
     add_spec(d, p->Dh);
     add_spec(d, KB);
     add_spec(d, QR);
-    return ww_vk_grid(cdiv(p->Nq, (uint64_t)WX * QR), (uint64_t)p->H * p->B, caps,
+    return ww_vk_grid(ww_vk_div_up(p->Nq, (uint64_t)WX * QR), (uint64_t)p->H * p->B, caps,
                       d->groups, err, errlen);
 }
 
@@ -182,8 +164,7 @@ ww_status ww_vk_plan_conv2d(const ww_node *n, const ww_vk_caps *caps, ww_vk_disp
                    ((p->flags & WW_CONV_RELU_OUT) ? 2u : 0u) |
                    ((p->flags & WW_CONV_ACCUMULATE) ? 4u : 0u) |
                    ((p->flags & WW_HAS_BIAS) ? 8u : 0u);
-    if (WX > caps->max_invocations)
-        return too_many_invocations("conv2d", WX, caps, err, errlen);
+    WW_TRY(ww_vk_check_invocations("conv2d", WX, caps, err, errlen));
     d->shader = WW_SHADER_CONV2D;
     set_local(d, WX, 1, 1);
     add_spec(d, TM);
@@ -191,8 +172,9 @@ ww_status ww_vk_plan_conv2d(const ww_node *n, const ww_vk_caps *caps, ww_vk_disp
     add_spec(d, KS);
     add_spec(d, ST ? ST : 1);
     add_spec(d, SG | epi << 8);
-    return ww_vk_grid(cdiv(p->Wo, (uint64_t)WX * TN),
-                      (uint64_t)p->Ho * cdiv(p->Cout, TM) * p->B, caps, d->groups, err, errlen);
+    return ww_vk_grid(ww_vk_div_up(p->Wo, (uint64_t)WX * TN),
+                      (uint64_t)p->Ho * ww_vk_div_up(p->Cout, TM) * p->B, caps, d->groups, err,
+                      errlen);
 }
 
 /* ---- ConvTranspose2d (kernel == stride) ----------------------------------------------------
@@ -218,14 +200,14 @@ ww_status ww_vk_plan_convt(const ww_node *n, const ww_vk_caps *caps, ww_vk_dispa
     uint32_t TN = p->W >= 4 * WX ? 4 : p->W >= 2 * WX ? 2 : 1;
     uint32_t CO = 128 / (TN * kk);
     CO = CO > 16 ? 16 : CO < 1 ? 1 : CO;
-    if (WX > caps->max_invocations)
-        return too_many_invocations("conv_transpose2d", WX, caps, err, errlen);
+    WW_TRY(ww_vk_check_invocations("conv_transpose2d", WX, caps, err, errlen));
     d->shader = WW_SHADER_CONV_TRANSPOSE2D;
     set_local(d, WX, 1, 1);
     add_spec(d, CO);
     add_spec(d, K);
     add_spec(d, TN);
     add_spec(d, SG);
-    return ww_vk_grid(cdiv(p->W, (uint64_t)WX * TN),
-                      (uint64_t)p->H * cdiv(p->Cout, CO) * p->B, caps, d->groups, err, errlen);
+    return ww_vk_grid(ww_vk_div_up(p->W, (uint64_t)WX * TN),
+                      (uint64_t)p->H * ww_vk_div_up(p->Cout, CO) * p->B, caps, d->groups, err,
+                      errlen);
 }
