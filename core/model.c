@@ -98,6 +98,64 @@ static void random_init(loader *ld, const char *name, int ndim, const int64_t *s
     }
 }
 
+void ww_model_probe_offset(int j, int *dy, int *dx)
+{
+    static const int offsets[17][2] = {{0, 0},  {0, 1},  {0, -1}, {1, 0},  {-1, 0}, {1, 1},
+                                       {1, -1}, {-1, 1}, {-1, -1}, {0, 2}, {0, -2}, {2, 0},
+                                       {-2, 0}, {2, 2},  {-2, -2}, {2, -2}, {-2, 2}};
+    *dy = offsets[j % 17][0];
+    *dx = offsets[j % 17][1];
+}
+
+/* A flow model must find, for each frame-1 token, where its content went in frame 2, and
+ * cross-attention cannot say where by matching content: RoPE rotates q and k but not v, so a
+ * head that finds the matching token returns its content, not its position. What can say it is
+ * a head that looks at a fixed offset, so that the layers after it compare what lies there with
+ * the token's own content. From random q and k, training does not find such heads: micro models
+ * stayed at zero flow's error for 48,000 pairs of pure translations and 83,000 procedural pairs,
+ * and learnt whole-token shifts within 300 steps once started as probes
+ * (models/flow/assessment.md). So the cross-attention q and k of a random flow decoder are
+ * constants (weights 0, biases set) whose rotations line up for the frame-2 token at the head's
+ * offset, on the 3 fastest RoPE frequencies of each axis, scaled so that the softmax logit of
+ * that token leads its axis neighbours' by PROBE_LOGIT_GAP. Training is free to make them
+ * depend on content. Returns 1 when name is one of those tensors, after filling dst. */
+#define PROBE_FREQS 3
+#define PROBE_LOGIT_GAP 4.0
+static int probe_init(const ww_model_config *c, const char *name, float *dst, size_t count)
+{
+    int block, end = 0;
+    char which;
+    if (sscanf(name, "dec_blocks.%d.cross_attn.proj%c.%n", &block, &which, &end) != 2 || !end ||
+        (which != 'q' && which != 'k'))
+        return 0;
+    memset(dst, 0, count * sizeof *dst);
+    if (strcmp(name + end, "bias"))
+        return 1; /* the weight */
+    int Dh = c->dec_dim / c->dec_heads, half = Dh / 2, pairs = half / 2;
+    int nf = pairs < PROBE_FREQS ? pairs : PROBE_FREQS;
+    double theta[PROBE_FREQS], spread = 0;
+    for (int f = 0; f < nf; f++) {
+        theta[f] = pow(WW_ROPE_BASE, -2.0 * f / half);
+        spread += 1 - cos(theta[f]);
+    }
+    /* logit(offset) - logit(a neighbour) = a^2 * spread / sqrt(Dh) */
+    double a = sqrt(PROBE_LOGIT_GAP * sqrt((double)Dh) / spread);
+    for (int h = 0; h < c->dec_heads; h++) {
+        int delta[2];
+        ww_model_probe_offset(block * c->dec_heads + h, &delta[0], &delta[1]);
+        for (int axis = 0; axis < 2; axis++) { /* y rotates the first half, x the second */
+            float *v = dst + (size_t)h * Dh + (size_t)axis * half;
+            for (int f = 0; f < nf; f++) {
+                /* k is q turned back by the offset's angle: (q at p) . (k at p') is
+                 * a^2 cos(theta (p + delta - p')), largest at p' = p + delta */
+                v[f] = (float)(which == 'q' ? a : a * cos(delta[axis] * theta[f]));
+                v[f + pairs] = (float)(which == 'q' ? 0 : -a * sin(delta[axis] * theta[f]));
+            }
+        }
+    }
+    return 1;
+}
+
 /* One tensor of the given shape (slowest dim first, as in the file): pass 0 checks and counts
  * it, pass 1 makes it a view of the flat array and fills it. Weight decay applies to matrices
  * and kernels (ndim >= 2), not to norms and biases. */
@@ -141,7 +199,7 @@ static ww_status tensor(loader *ld, const char *name, int ndim, const int64_t *s
                                       sizeof err);
         if (st != WW_OK)
             return load_error(ld, st, err);
-    } else {
+    } else if (!probe_init(&ld->m->cfg, name, ld->host, count)) {
         random_init(ld, name, ndim, shape, ld->host, count);
     }
     return ww_tensor_write(ld->m->be, out, ld->host, count * sizeof(float));

@@ -13,6 +13,9 @@
 
 typedef enum ww_task { WW_TASK_FLOW = 0, WW_TASK_DEPTH, WW_TASK_SEG } ww_task;
 
+/* CroCo v2's RoPE-2D base frequency (pos_embed 'RoPE100'). */
+#define WW_ROPE_BASE 100.0
+
 typedef struct ww_model_config {
     ww_task task;
     int patch;                            /* 16 */
@@ -37,7 +40,9 @@ const char *ww_task_name(ww_task t);
  * tensor or key, and the problem (ww_backend_error). The caller owns *out. */
 ww_status ww_model_load(ww_backend *be, const char *path, ww_model **out);
 /* A model of configuration cfg (hooks are derived) with random weights from seed: for benchmarks
- * and training from scratch. The caller owns *out. */
+ * and training from scratch. A flow decoder's cross-attention heads start as fixed-offset
+ * probes: head h of block b (j = b * dec_heads + h) looks at the frame-2 token at offset
+ * ww_model_probe_offset(j) from its frame-1 token (model.c says why). The caller owns *out. */
 ww_status ww_model_create(ww_backend *be, const ww_model_config *cfg, uint64_t seed,
                           ww_model **out);
 /* The configuration of a named size for a task: "micro" (128-wide, 6 encoder and 4 decoder
@@ -45,6 +50,10 @@ ww_status ww_model_create(ww_backend *be, const ww_model_config *cfg, uint64_t s
  * (ViT-B/16 encoder and decoder: the Win-Win flow model) or "croco-flow" (ViT-L encoder, ViT-B
  * decoder); monocular tasks use the encoder only, seg has 19 classes. WW_ERR_INVALID for an
  * unknown name. */
+/* The token offset (dy, dx) that cross-attention head j (b * dec_heads + h) of a randomly
+ * initialised flow decoder starts looking at: the token itself, its 8 neighbours, then 2 tokens
+ * away along the axes and diagonals, repeating after 17. */
+void ww_model_probe_offset(int j, int *dy, int *dx);
 ww_status ww_model_preset(const char *size, ww_task task, ww_model_config *out);
 void ww_model_destroy(ww_model *m);
 const ww_model_config *ww_model_config_of(const ww_model *m);

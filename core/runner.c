@@ -9,7 +9,6 @@
 #include "ww_internal.h"
 
 #define LN_EPS 1e-6f
-#define ROPE_BASE 100.0
 
 struct ww_runner {
     ww_model *m;
@@ -315,9 +314,9 @@ static ww_status plan(ww_runner *r)
     free(pos);
     WW_TRY(st);
     int max_pos = r->gh > r->gw ? r->gh : r->gw;
-    WW_TRY(ww_rope_table(r->arena, c->enc_dim / c->enc_heads, max_pos, ROPE_BASE, &r->table_enc));
+    WW_TRY(ww_rope_table(r->arena, c->enc_dim / c->enc_heads, max_pos, WW_ROPE_BASE, &r->table_enc));
     if (r->binocular)
-        WW_TRY(ww_rope_table(r->arena, c->dec_dim / c->dec_heads, max_pos, ROPE_BASE,
+        WW_TRY(ww_rope_table(r->arena, c->dec_dim / c->dec_heads, max_pos, WW_ROPE_BASE,
                           &r->table_dec));
 
     /* Hooks per slot order; a hook on the last encoder or decoder block reads its normed output. */

@@ -718,6 +718,89 @@ static void test_init_scale(const char *arg)
     ww_model_destroy(m);
 }
 
+/* A fresh flow decoder's cross-attention heads are offset probes (ww_model_create): with the
+ * RoPE-2D of the architecture (croco-architecture.md, written out here), each head's score from
+ * a frame-1 token to the frame-2 tokens around it peaks at the head's offset, which takes more
+ * than half of the softmax among the 9 x 9 tokens around it; q and k do not depend on content yet
+ * (weights 0). */
+static void test_init_probe(const char *arg)
+{
+    (void)arg;
+    ww_backend *be = test_backend("cpu");
+    ww_model_config cfg;
+    ww_model *m = NULL;
+    ww_st_file *f = NULL;
+    char err[512];
+    const char *path = test_tmp_path("probe.safetensors");
+    if (!be || !TEST_CHECK(ww_model_preset("micro", WW_TASK_FLOW, &cfg) == WW_OK, "micro") ||
+        !TEST_OK(be, ww_model_create(be, &cfg, 3, &m)) ||
+        !TEST_OK(be, ww_model_save(m, path, NULL, 0, NULL, 0)) ||
+        !TEST_CHECK(ww_st_open(path, &f, err, sizeof err) == WW_OK, "%s", err)) {
+        ww_model_destroy(m);
+        return;
+    }
+    const int D = cfg.dec_dim, Dh = D / cfg.dec_heads, half = Dh / 2, pairs = half / 2;
+    float *q = test_malloc((size_t)D * D * sizeof *q), *k = test_malloc((size_t)D * sizeof *k);
+    for (int b = 0; b < cfg.dec_depth; b++) {
+        char name[128];
+        for (int w = 0; w < 2; w++) {
+            snprintf(name, sizeof name, "dec_blocks.%d.cross_attn.proj%c.weight", b, "qk"[w]);
+            const ww_st_tensor *t = ww_st_find(f, name);
+            if (!TEST_CHECK(t && ww_st_read_f32(f, t, q, (size_t)D * D, err, sizeof err) == WW_OK,
+                            "%s: %s", name, err))
+                continue;
+            double mx = 0;
+            for (int i = 0; i < D * D; i++)
+                mx = fmax(mx, fabs(q[i]));
+            TEST_CHECK(mx == 0, "%s: |w| up to %g, not 0", name, mx);
+        }
+        snprintf(name, sizeof name, "dec_blocks.%d.cross_attn.projq.bias", b);
+        const ww_st_tensor *tq = ww_st_find(f, name);
+        snprintf(name, sizeof name, "dec_blocks.%d.cross_attn.projk.bias", b);
+        const ww_st_tensor *tk = ww_st_find(f, name);
+        if (!TEST_CHECK(tq && tk && ww_st_read_f32(f, tq, q, D, err, sizeof err) == WW_OK &&
+                            ww_st_read_f32(f, tk, k, D, err, sizeof err) == WW_OK,
+                        "block %d q, k biases: %s", b, err))
+            continue;
+        for (int h = 0; h < cfg.dec_heads; h++) {
+            int want[2], best[2] = {0, 0};
+            ww_model_probe_offset(b * cfg.dec_heads + h, &want[0], &want[1]);
+            /* score(d) = (R(p) q) . (R(p + d) k), R rotating pair (j, j + pairs) of each half by
+             * position * 100^(-2j / half), y on the first half and x on the second */
+            double score[9][9], top = -INFINITY, sum = 0;
+            for (int dy = -4; dy <= 4; dy++)
+                for (int dx = -4; dx <= 4; dx++) {
+                    double s = 0;
+                    for (int axis = 0; axis < 2; axis++) {
+                        int p = 5, pk = p + (axis ? dx : dy);
+                        const float *qh = q + h * Dh + axis * half, *kh = k + h * Dh + axis * half;
+                        for (int j = 0; j < pairs; j++) {
+                            double th = pow(WW_ROPE_BASE, -2.0 * j / half);
+                            double qa = qh[j] * cos(p * th) - qh[j + pairs] * sin(p * th);
+                            double qb = qh[j + pairs] * cos(p * th) + qh[j] * sin(p * th);
+                            double ka = kh[j] * cos(pk * th) - kh[j + pairs] * sin(pk * th);
+                            double kb = kh[j + pairs] * cos(pk * th) + kh[j] * sin(pk * th);
+                            s += qa * ka + qb * kb;
+                        }
+                    }
+                    score[dy + 4][dx + 4] = s / sqrt((double)Dh);
+                    if (score[dy + 4][dx + 4] > top) {
+                        top = score[dy + 4][dx + 4];
+                        best[0] = dy;
+                        best[1] = dx;
+                    }
+                }
+            for (int i = 0; i < 81; i++)
+                sum += exp(score[i / 9][i % 9] - top);
+            TEST_CHECK(best[0] == want[0] && best[1] == want[1] && 1 / sum > 0.5,
+                       "block %d head %d: peak at (%d, %d) with p %.3f, want (%d, %d) above 0.5",
+                       b, h, best[0], best[1], 1 / sum, want[0], want[1]);
+        }
+    }
+    ww_st_close(f);
+    ww_model_destroy(m);
+}
+
 /* The default model of a task: found through WINWIN_MODEL_DIR first, NULL when none exists. */
 static void test_default_path(const char *arg)
 {
@@ -755,6 +838,7 @@ static const ww_test_case cases[] = {
     {"bad_models", test_bad_models, NULL},
     {"save_f16", test_save_f16, NULL},
     {"init_scale", test_init_scale, NULL},
+    {"init_probe", test_init_probe, NULL},
     {"default_path", test_default_path, NULL},
 };
 

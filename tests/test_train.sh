@@ -147,7 +147,7 @@ elif sys.argv[2] == "seg":
     ok = val["miou"] > val["baseline_miou"] + 10 and val["pixel_acc"] > val["baseline_pixel_acc"]
 else:
     loss = [l["loss"] for l in lines if "loss" in l]
-    ok = sum(loss[-3:]) < 0.8 * sum(loss[:3])
+    ok = sum(loss[-3:]) / 3 < 0.8 * loss[0]  # the last steps against where it started
 print(val, file=sys.stderr)
 sys.exit(0 if ok else 1)
 EOF

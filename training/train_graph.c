@@ -16,7 +16,6 @@
 #include "ww_internal.h"
 
 #define LN_EPS 1e-6f
-#define ROPE_BASE 100.0
 
 /* One transformer block's saved activations (decoder-only members unused in the encoder). */
 typedef struct block_acts {
@@ -704,7 +703,7 @@ static ww_status plan_stack(ww_train_graph *g, stack *st, int depth, int images,
     if (!st->b)
         return ww_set_error(g->be, WW_ERR_OUT_OF_MEMORY, "train: out of host memory");
     int max_pos = g->gh > g->gw ? g->gh : g->gw;
-    WW_TRY(ww_rope_table(g->arena, dim / heads, max_pos, ROPE_BASE, &st->table));
+    WW_TRY(ww_rope_table(g->arena, dim / heads, max_pos, WW_ROPE_BASE, &st->table));
     for (int i = 0; i < depth; i++)
         WW_TRY(alloc_block(g, st, &st->b[i], cross, i ? &st->b[i - 1].xout : x0));
     return WW_OK;
