@@ -103,8 +103,9 @@ void ww_model_probe_offset(int j, int *dy, int *dx)
     static const int offsets[17][2] = {{0, 0},  {0, 1},  {0, -1}, {1, 0},  {-1, 0}, {1, 1},
                                        {1, -1}, {-1, 1}, {-1, -1}, {0, 2}, {0, -2}, {2, 0},
                                        {-2, 0}, {2, 2},  {-2, -2}, {2, -2}, {-2, 2}};
-    *dy = offsets[j % 17][0];
-    *dx = offsets[j % 17][1];
+    int i = (j % 17 + 17) % 17; /* any int, negative too */
+    *dy = offsets[i][0];
+    *dx = offsets[i][1];
 }
 
 /* A flow model must find, for each frame-1 token, where its content went in frame 2, and
