@@ -86,18 +86,17 @@ ww_status ww_vk_grid(uint64_t gx, uint64_t total, const ww_vk_caps *caps, uint32
         gx = 1;
     if (total == 0)
         total = 1;
-    if (gx > caps->max_groups[0]) {
-        snprintf(err, errlen, "%llu workgroups along x exceed the device limit %u",
-                 (unsigned long long)gx, caps->max_groups[0]);
-        return WW_ERR_UNSUPPORTED;
-    }
+    if (gx > caps->max_groups[0])
+        return ww_vk_plan_fail(err, errlen, WW_ERR_UNSUPPORTED,
+                               "%llu workgroups along x exceed the device limit %u",
+                               (unsigned long long)gx, caps->max_groups[0]);
     uint64_t y = total < caps->max_groups[1] ? total : caps->max_groups[1];
     uint64_t z = y ? (total + y - 1) / y : 0;
-    if (y == 0 || z > caps->max_groups[2]) {
-        snprintf(err, errlen, "%llu workgroups along y*z exceed the device limits %u x %u",
-                 (unsigned long long)total, caps->max_groups[1], caps->max_groups[2]);
-        return WW_ERR_UNSUPPORTED;
-    }
+    if (y == 0 || z > caps->max_groups[2])
+        return ww_vk_plan_fail(err, errlen, WW_ERR_UNSUPPORTED,
+                               "%llu workgroups along y*z exceed the device limits %u x %u",
+                               (unsigned long long)total, caps->max_groups[1],
+                               caps->max_groups[2]);
     groups[0] = (uint32_t)gx;
     groups[1] = (uint32_t)y;
     groups[2] = (uint32_t)z;
@@ -119,8 +118,9 @@ uint32_t ww_vk_lanes(const ww_vk_caps *caps, uint64_t want, int shared)
 {
     uint32_t granule = caps->is_cpu ? 8 : 32;
     uint32_t lx = caps->is_cpu ? 64 : 256;
-    if (want && ww_vk_div_up(want, granule) * granule < lx)
-        lx = (uint32_t)(ww_vk_div_up(want, granule) * granule);
+    uint64_t row = ww_vk_div_up(want, granule) * granule;
+    if (want && row < lx)
+        lx = (uint32_t)row;
     if (caps->max_invocations && lx > caps->max_invocations)
         lx = caps->max_invocations;
     if (shared && caps->max_shared_bytes && (uint64_t)lx * 4 > caps->max_shared_bytes)

@@ -15,7 +15,6 @@
  * rows ran ~1.35x faster but took ~6 s). Two keys (queries) per block at Dh <= 16. GPUs: one row
  * per lane, 64 lanes, blocks of 4.
  */
-#include <stdio.h>
 
 #include "vk_plan.h"
 
@@ -25,13 +24,10 @@ ww_status ww_vk_plan_attention_backward(const ww_node *n, const ww_vk_caps *caps
     const ww_attention_bwd_params *p = &n->p.attention_bwd;
     int dq = n->op == WW_OP_ATTENTION_BWD_DQ;
     const char *op = dq ? "attention_backward_dq" : "attention_backward_dkdv";
-    if (p->Dh == 0 || p->Dh % 4 != 0 || p->Dh > 256) {
-        if (err && errlen)
-            snprintf(err, errlen,
-                     "%s: head dim %u unsupported (needs a multiple of 4, at most 256)", op,
-                     p->Dh);
-        return WW_ERR_UNSUPPORTED;
-    }
+    if (p->Dh == 0 || p->Dh % 4 != 0 || p->Dh > 256)
+        return ww_vk_plan_fail(err, errlen, WW_ERR_UNSUPPORTED,
+                               "%s: head dim %u unsupported (needs a multiple of 4, at most 256)",
+                               op, p->Dh);
     uint32_t WX, block, rows;
     if (caps->is_cpu) {
         WX = 8;

@@ -11,7 +11,6 @@
  * Nothing here depends on params.off[]: the shaders check at run time whether the offsets allow
  * their vec4 paths, so off[] may be filled in after planning.
  */
-#include <stdio.h>
 
 #include "vk_plan.h"
 
@@ -81,12 +80,10 @@ ww_status ww_vk_plan_gemm(const ww_node *n, const ww_vk_caps *caps, ww_vk_dispat
     uint32_t wx = BN / TN, wy = BM / TM;
     uint32_t shared = 4u * BK * (BM + 1 + BN + 1);
     WW_TRY(ww_vk_check_invocations("gemm", wx * wy, caps, err, errlen));
-    if (shared > caps->max_shared_bytes) {
-        if (err && errlen)
-            snprintf(err, errlen, "gemm: %u bytes of shared memory exceed the device limit %u",
-                     shared, caps->max_shared_bytes);
-        return WW_ERR_UNSUPPORTED;
-    }
+    if (shared > caps->max_shared_bytes)
+        return ww_vk_plan_fail(err, errlen, WW_ERR_UNSUPPORTED,
+                               "gemm: %u bytes of shared memory exceed the device limit %u",
+                               shared, caps->max_shared_bytes);
     d->shader = WW_SHADER_GEMM_SHMEM;
     set_local(d, wx, wy, 1);
     add_spec(d, BK);
@@ -108,13 +105,11 @@ ww_status ww_vk_plan_attention(const ww_node *n, const ww_vk_caps *caps, ww_vk_d
                                char *err, size_t errlen)
 {
     const ww_attention_params *p = &n->p.attention;
-    if (p->Dh == 0 || p->Dh % 4 != 0 || p->Dh > 256) {
-        if (err && errlen)
-            snprintf(err, errlen,
-                     "attention: head dim %u unsupported (needs a multiple of 4, at most 256)",
-                     p->Dh);
-        return WW_ERR_UNSUPPORTED;
-    }
+    if (p->Dh == 0 || p->Dh % 4 != 0 || p->Dh > 256)
+        return ww_vk_plan_fail(err, errlen, WW_ERR_UNSUPPORTED,
+                               "attention: head dim %u unsupported (needs a multiple of 4, at "
+                               "most 256)",
+                               p->Dh);
     uint32_t WX, KB, QR;
     if (caps->is_cpu) {
         WX = 8;
@@ -188,11 +183,8 @@ ww_status ww_vk_plan_convt(const ww_node *n, const ww_vk_caps *caps, ww_vk_dispa
                            char *err, size_t errlen)
 {
     const ww_convt_params *p = &n->p.convt;
-    if (p->k == 0) {
-        if (err && errlen)
-            snprintf(err, errlen, "conv_transpose2d: kernel size 0");
-        return WW_ERR_UNSUPPORTED;
-    }
+    if (p->k == 0)
+        return ww_vk_plan_fail(err, errlen, WW_ERR_UNSUPPORTED, "conv_transpose2d: kernel size 0");
     const uint32_t WX = caps->is_cpu ? 8 : 64, SG = 8;
     uint32_t K = p->k <= 4 ? p->k : 0;
     uint32_t kk = K ? K * K : 1;

@@ -6,7 +6,6 @@
  * loops over its pixel's few channels, so the lanes of a workgroup read and write consecutive
  * pixels of one channel plane at a time.
  */
-#include <stdio.h>
 
 #include "vk_plan.h"
 
@@ -15,10 +14,8 @@ ww_status ww_vk_plan_loss(const ww_node *n, const ww_vk_caps *caps, ww_vk_dispat
 {
     if (err && errlen)
         err[0] = '\0';
-    if (n->op != WW_OP_LOSS) {
-        snprintf(err, errlen, "op %d is not the loss op", (int)n->op);
-        return WW_ERR_INVALID;
-    }
+    if (n->op != WW_OP_LOSS)
+        return ww_vk_plan_fail(err, errlen, WW_ERR_INVALID, "op %d is not the loss op", (int)n->op);
     const ww_loss_params *p = &n->p.loss;
     return ww_vk_plan_items(WW_SHADER_LOSS, (uint64_t)p->B * p->HW, caps, d, err, errlen);
 }
